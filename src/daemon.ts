@@ -1,0 +1,129 @@
+/**
+ * Wires the parts together, in the direction data flows:
+ * procfs -> discovery and process sampling -> probes -> caches -> metric
+ * contract (producer) -> export (one MeterProvider; Prometheus and OTLP
+ * readers; our HTTP server). Touches no argv, env, signals or exit: that is
+ * main.ts's job, so tests can run a whole daemon in-process.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/options';
+import type { Logger } from './log';
+import { ProcFs } from './procfs/proc-fs';
+import { ExclusionList } from './discovery/exclusion';
+import { PortPool } from './discovery/port-pool';
+import { LocalAddresses } from './probes/local-addresses';
+import { PortMonitor } from './probes/port-monitor';
+import { SelfStats } from './self-stats';
+import { StageRunner } from './scheduler';
+import { CacheMetricProducer, type FamilySource } from './metrics/producer';
+import { portFamilies } from './metrics/port-families';
+import { registerSelfMetrics } from './metrics/self-metrics';
+import { buildResource } from './export/resource';
+import { Telemetry } from './export/telemetry';
+import { HttpServer, type Route } from './export/server';
+import { statusRoutes } from './export/status-page';
+
+export interface DaemonDeps {
+  /** Interface addresses (tests pin them); defaults to os.networkInterfaces(). */
+  localAddresses?: LocalAddresses;
+  hostName?: string;
+  machineId?: string;
+}
+
+export class Daemon {
+  readonly stats = new SelfStats();
+  readonly fs: ProcFs;
+  readonly pool = new PortPool();
+  readonly monitor: PortMonitor;
+  readonly producer: CacheMetricProducer;
+  readonly telemetry: Telemetry;
+  readonly runners: Record<'discovery' | 'discoveryNew' | 'tcp' | 'http' | 'udp' | 'processAlive', StageRunner>;
+  private server: HttpServer | undefined;
+  private disposeSelfMetrics: (() => void) | undefined;
+  /** Resolves when the first discovery and the first round of probes have finished. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger,
+    deps: DaemonDeps = {},
+  ) {
+    this.fs = new ProcFs(config.procfs);
+    this.monitor = new PortMonitor(
+      this.fs,
+      this.pool,
+      new ExclusionList(config.excludedProcessNames),
+      deps.localAddresses ?? new LocalAddresses(),
+      config,
+      this.stats,
+    );
+    const sources: FamilySource[] = [portFamilies(this.pool)];
+    const resource = buildResource(config, deps.hostName, deps.machineId);
+    this.producer = new CacheMetricProducer(sources, resource, config.labelValueMaxLength);
+    this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
+    this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'));
+
+    const m = this.monitor;
+    const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
+      new StageRunner(stage, ms, task, this.stats, log);
+    const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, () => m.addNewListeners());
+    this.runners = {
+      discovery: runner('discovery', config.portLabelIntervalMs, () => m.rebuild()),
+      discoveryNew,
+      // new listeners are looked for right before each TCP sweep, so they are probed in the same round
+      tcp: runner('tcp_probe', config.portStatusIntervalMs, async () => {
+        await discoveryNew.run();
+        await m.tcpSweep();
+      }),
+      http: runner('http_probe', config.httpStatusIntervalMs, () => m.httpSweep()),
+      udp: runner('udp_probe', config.udpStatusIntervalMs, () => m.udpCheck()),
+      processAlive: runner('process_alive', config.processAliveIntervalMs, () => m.processAliveCheck()),
+    };
+  }
+
+  /** Extra metric sources (process metrics) join the same producer. */
+  addSource(source: FamilySource): void {
+    this.producer.addSource(source);
+  }
+
+  /** One full cycle: discovery, then every probe. Used at start, by --once and by tests. */
+  async cycle(): Promise<void> {
+    const r = this.runners;
+    await r.discovery.run();
+    await r.tcp.run();
+    await Promise.all([r.http.run(), r.udp.run(), r.processAlive.run()]);
+  }
+
+  /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
+  async start(extraRoutes: Route[] = []): Promise<AddressInfo> {
+    await this.fs.assertUsable();
+    this.server = new HttpServer(
+      {
+        listenAddress: this.config.listenAddress,
+        telemetryPath: this.config.telemetryPath,
+        maxRequests: this.config.maxRequests,
+        routes: [...statusRoutes(this), ...extraRoutes],
+      },
+      this.telemetry,
+      this.stats,
+      this.log,
+    );
+    const address = await this.server.listen();
+    this.ready = this.cycle().then(() => {
+      const r = this.runners;
+      r.discovery.start();
+      r.tcp.start();
+      r.http.start();
+      r.udp.start();
+      r.processAlive.start();
+    });
+    return address;
+  }
+
+  async stop(flushTimeoutMs = 5000): Promise<void> {
+    await Promise.all(Object.values(this.runners).map((r) => r.stop()));
+    await this.server?.close();
+    await this.telemetry.shutdown(flushTimeoutMs);
+    this.disposeSelfMetrics?.();
+  }
+}

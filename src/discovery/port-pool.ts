@@ -1,0 +1,160 @@
+/**
+ * The port<->process pool: the memory of what should be listening on this
+ * host, and the cache every probe writes into and every export reads from.
+ *
+ * Life cycle of a port (seed 000, plus what an alert writer needs):
+ * - a full rebuild (at start, then every PORT_LABEL_INTERVAL) sets the pool to
+ *   exactly what listens now; ports no longer found leave the pool, and with
+ *   them every series they had, in both exports at once;
+ * - between rebuilds, a cheap pass every PORT_STATUS_INTERVAL adds new
+ *   listeners and re-binds a port whose socket now belongs to another process
+ *   (a restarted service gets new inodes, often a new pid);
+ * - a port that stops listening stays in the pool and its probes read 0 until
+ *   the next rebuild: that 0 is what "service down" alerts fire on.
+ *
+ * Probe results live on the entries and survive passes for the same
+ * protocol+port+process identity.
+ */
+import type { ExcludedPort, ListeningPort, ProcessRef } from './listeners';
+import { portKey } from './listeners';
+
+export interface TcpState {
+  alive: 0 | 1;
+  /** Connect time of the last probe, in seconds (0 when the connect failed). */
+  responseSeconds: number;
+  checkedAt: number;
+  /** Address that answered last; tried first next time. */
+  address?: string;
+  error?: string;
+}
+
+export interface HttpState {
+  /** Answered HTTP at least once while in the pool: only such ports have a node_http_port_alive series. */
+  everAnswered: boolean;
+  /** Detection has run for this port (since it entered the pool or since the last rebuild). */
+  detected: boolean;
+  alive: 0 | 1;
+  checkedAt: number;
+  status?: number;
+  error?: string;
+}
+
+export interface UdpState {
+  alive: 0 | 1;
+  checkedAt: number;
+}
+
+export interface PortEntry extends ListeningPort {
+  tcp?: TcpState;
+  http?: HttpState;
+  udp?: UdpState;
+}
+
+export interface ProcessEntry {
+  processName: string;
+  exePath: string;
+  /** The processes behind this identity that own pool ports. */
+  refs: ProcessRef[];
+  alive?: { alive: 0 | 1; checkedAt: number };
+}
+
+export function processKey(p: { processName: string; exePath: string }): string {
+  return `${p.processName}\0${p.exePath}`;
+}
+
+function sameOwner(a: ProcessRef, b: ProcessRef): boolean {
+  return a.processName === b.processName && a.exePath === b.exePath;
+}
+
+export class PortPool {
+  private entries = new Map<string, PortEntry>();
+  private processMap = new Map<string, ProcessEntry>();
+  private excludedList: ExcludedPort[] = [];
+  /** Inodes already looked at and found excluded or unowned; skipped by the cheap pass until the next rebuild. */
+  private ignoredInodes = new Set<number>();
+  /** Bumped on every membership change; exports may use it to cache. */
+  generation = 0;
+  lastRebuildAt = 0;
+
+  ports(): PortEntry[] {
+    return [...this.entries.values()];
+  }
+
+  get(protocol: 'tcp' | 'udp', port: number): PortEntry | undefined {
+    return this.entries.get(portKey({ protocol, port }));
+  }
+
+  processes(): ProcessEntry[] {
+    return [...this.processMap.values()];
+  }
+
+  excluded(): readonly ExcludedPort[] {
+    return this.excludedList;
+  }
+
+  /** Every inode the pool knows, owned or ignored. */
+  knownInodes(): Set<number> {
+    const known = new Set(this.ignoredInodes);
+    for (const e of this.entries.values()) for (const i of e.inodes) known.add(i);
+    return known;
+  }
+
+  /**
+   * Full rebuild: the pool becomes exactly `found`. Probe state is kept for
+   * ports whose owner identity did not change. HTTP detection is reset for
+   * ports that never answered HTTP, so a service that became HTTP is found
+   * within one rebuild.
+   */
+  rebuild(found: ListeningPort[], excluded: ExcludedPort[], ignoredInodes: Iterable<number>, now: number): void {
+    const next = new Map<string, PortEntry>();
+    for (const p of found) {
+      const old = this.entries.get(portKey(p));
+      next.set(portKey(p), old && sameOwner(old, p) ? { ...old, ...p, http: resetDetection(old.http) } : { ...p });
+    }
+    this.entries = next;
+    this.excludedList = excluded;
+    this.ignoredInodes = new Set(ignoredInodes);
+    this.lastRebuildAt = now;
+    this.refreshProcesses();
+  }
+
+  /**
+   * The cheap pass: adds ports not in the pool and re-binds ports whose
+   * sockets changed owner. Never removes anything.
+   */
+  merge(found: ListeningPort[], excluded: ExcludedPort[], ignoredInodes: Iterable<number>): void {
+    for (const p of found) {
+      const key = portKey(p);
+      const old = this.entries.get(key);
+      this.entries.set(key, old && sameOwner(old, p) ? { ...old, ...p } : { ...p });
+    }
+    for (const x of excluded) {
+      if (!this.excludedList.some((e) => e.protocol === x.protocol && e.port === x.port)) this.excludedList.push(x);
+    }
+    for (const i of ignoredInodes) this.ignoredInodes.add(i);
+    this.refreshProcesses();
+  }
+
+  private refreshProcesses(): void {
+    const next = new Map<string, ProcessEntry>();
+    for (const e of this.entries.values()) {
+      const key = processKey(e);
+      let pe = next.get(key);
+      if (!pe) {
+        const old = this.processMap.get(key);
+        pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive };
+        next.set(key, pe);
+      }
+      if (!pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {
+        pe.refs.push({ pid: e.pid, startTicks: e.startTicks, processName: e.processName, exePath: e.exePath });
+      }
+    }
+    this.processMap = next;
+    this.generation++;
+  }
+}
+
+function resetDetection(http: HttpState | undefined): HttpState | undefined {
+  if (!http || http.everAnswered) return http;
+  return { ...http, detected: false };
+}

@@ -1,0 +1,151 @@
+/**
+ * Our HTTP server: the Prometheus exposition, health, and the status page.
+ * Every handler reads caches; none scans /proc or probes.
+ *
+ * Load protection as Prometheus exporters do it: at most `maxRequests`
+ * requests in flight (503 beyond), header and request timeouts against slow
+ * clients, and the exposition filtered per request with collect[]/exclude[].
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log';
+import type { SelfStats } from '../self-stats';
+import { FilterError, parseFilter } from './filter';
+import { PROMETHEUS_CONTENT_TYPE, type Telemetry } from './telemetry';
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> | void;
+}
+
+export interface ServerOptions {
+  listenAddress: string;
+  telemetryPath: string;
+  maxRequests: number;
+  /** Extra routes (status page, lifecycle). */
+  routes?: Route[];
+  /** Runs before routing; returns false when it has answered (auth). */
+  guard?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** Extra response headers on every answer (web config http_server_config.headers). */
+  headers?: () => Record<string, string>;
+  /** TLS options; plain HTTP when undefined. */
+  tls?: https.ServerOptions;
+}
+
+export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`bad listen address ${addr}`);
+  const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
+  return { host, port: Number(m[3]) };
+}
+
+export function send(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+export class HttpServer {
+  private server: http.Server | https.Server | undefined;
+  private inFlight = 0;
+
+  constructor(
+    private readonly options: ServerOptions,
+    private readonly telemetry: Telemetry,
+    private readonly stats: SelfStats,
+    private readonly log: Logger,
+  ) {}
+
+  async listen(): Promise<AddressInfo> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
+    // slow clients: a header must arrive within 10s, a whole request within 30s
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    server.on('clientError', (_err, socket) => socket.destroy());
+    this.server = server;
+    const { host, port } = parseListenAddress(this.options.listenAddress);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /** Replaces TLS material in place (reload); new connections use it. */
+  setSecureContext(tls: https.ServerOptions): void {
+    if (this.server instanceof https.Server) this.server.setSecureContext(tls);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.inFlight >= this.options.maxRequests) {
+      send(res, 503, `too many concurrent requests (limit ${this.options.maxRequests})\n`);
+      return;
+    }
+    this.inFlight++;
+    try {
+      for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
+      if (this.options.guard && !this.options.guard(req, res)) return;
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      if (url.pathname === this.options.telemetryPath && method === 'GET') {
+        await this.metrics(res, url);
+        return;
+      }
+      if (url.pathname === '/healthz' && method === 'GET') {
+        send(res, 200, 'ok\n');
+        return;
+      }
+      const route = this.options.routes?.find((r) => r.path === url.pathname);
+      if (route) {
+        if (route.method !== method) {
+          res.setHeader('Allow', route.method);
+          send(res, 405, 'method not allowed\n');
+          return;
+        }
+        await route.handle(req, res, url);
+        return;
+      }
+      send(res, 404, 'not found\n');
+    } catch (err) {
+      this.log.error('request failed', { path: req.url?.slice(0, 200), err: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async metrics(res: http.ServerResponse, url: URL): Promise<void> {
+    let filter;
+    try {
+      filter = parseFilter(url.searchParams);
+    } catch (err) {
+      if (err instanceof FilterError) {
+        send(res, 400, `${err.message}\n`);
+        return;
+      }
+      throw err;
+    }
+    if (!this.telemetry.prometheus) {
+      send(res, 404, 'the prometheus exporter is disabled (OTEL_METRICS_EXPORTER)\n');
+      return;
+    }
+    this.stats.scrapes++;
+    send(res, 200, await this.telemetry.scrape(filter), PROMETHEUS_CONTENT_TYPE);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * A page for people: what the daemon sees right now. Plain server-rendered
+ * HTML, no scripts, readable on a phone; the same data as JSON at
+ * /api/status. Every value from the host (process names, paths) is escaped:
+ * any local user chooses those strings.
+ */
+import type { Daemon } from '../daemon';
+import type { Route } from './server';
+import { send } from './server';
+import { VERSION } from '../version';
+
+export interface StatusPort {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  processName: string;
+  exePath: string;
+  pid: number;
+  addresses: string[];
+  tcpAlive?: 0 | 1;
+  responseSeconds?: number;
+  httpAlive?: 0 | 1;
+  isHttp: boolean;
+  udpAlive?: 0 | 1;
+  lastCheck?: string;
+}
+
+export interface StatusData {
+  version: string;
+  now: string;
+  ports: StatusPort[];
+  processes: Array<{ processName: string; exePath: string; pids: number[]; alive?: 0 | 1 }>;
+  excluded: Array<{ protocol: string; port: number; processName: string; pid: number; reason: string }>;
+  stages: Record<string, { durationSeconds: number; success: 0 | 1; lastRun: string; runs: number; failures: number; lastError?: string }>;
+  otlp: { enabled: boolean; endpoint?: string; up: 0 | 1; exports: number; failures: number; lastError?: string; lastSuccess?: string };
+  discovery: { unownedSockets: number; unreadableProcesses: number };
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString() : undefined);
+
+export function statusData(d: Daemon): StatusData {
+  const ports = d.pool
+    .ports()
+    .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port)
+    .map<StatusPort>((p) => ({
+      protocol: p.protocol,
+      port: p.port,
+      processName: p.processName,
+      exePath: p.exePath,
+      pid: p.pid,
+      addresses: p.addresses,
+      tcpAlive: p.tcp?.alive,
+      responseSeconds: p.tcp?.responseSeconds,
+      httpAlive: p.http?.everAnswered ? p.http.alive : undefined,
+      isHttp: p.http?.everAnswered ?? false,
+      udpAlive: p.udp?.alive,
+      lastCheck: iso(Math.max(p.tcp?.checkedAt ?? 0, p.udp?.checkedAt ?? 0, p.http?.checkedAt ?? 0) || undefined),
+    }));
+  const stages: StatusData['stages'] = {};
+  for (const [stage, s] of d.stats.stages) {
+    stages[stage] = {
+      durationSeconds: s.durationSeconds,
+      success: s.success,
+      lastRun: new Date(s.lastRunSeconds * 1000).toISOString(),
+      runs: s.runs,
+      failures: s.failures,
+      lastError: s.lastError,
+    };
+  }
+  const o = d.stats.otlp;
+  return {
+    version: VERSION,
+    now: new Date().toISOString(),
+    ports,
+    processes: d.pool.processes().map((p) => ({ processName: p.processName, exePath: p.exePath, pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
+    excluded: d.pool.excluded().map((x) => ({ ...x })),
+    stages,
+    otlp: {
+      enabled: d.telemetry.otlp !== undefined,
+      endpoint: d.telemetry.otlp ? d.config.otlpEndpoint : undefined,
+      up: o.up,
+      exports: o.exports,
+      failures: o.failures,
+      lastError: o.lastError,
+      lastSuccess: iso(o.lastSuccessAt),
+    },
+    discovery: { unownedSockets: d.stats.discovery.unowned, unreadableProcesses: d.stats.discovery.deniedPids },
+  };
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const state = (v: 0 | 1 | undefined, up = 'up', down = 'DOWN'): string =>
+  v === undefined ? '<span class="na">–</span>' : v === 1 ? `<span class="up">${up}</span>` : `<span class="down">${down}</span>`;
+
+export function renderStatusPage(s: StatusData, telemetryPath: string): string {
+  const e = escapeHtml;
+  const rows = s.ports
+    .map(
+      (p) =>
+        `<tr><td>${p.protocol}</td><td>${p.port}</td><td>${e(p.processName)}</td><td class="path">${e(p.exePath)}</td><td>${p.pid}</td>` +
+        `<td>${p.protocol === 'tcp' ? state(p.tcpAlive) : state(p.udpAlive)}</td>` +
+        `<td>${p.responseSeconds !== undefined && p.tcpAlive === 1 ? (p.responseSeconds * 1000).toFixed(2) + ' ms' : ''}</td>` +
+        `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${p.lastCheck ?? ''}</td></tr>`,
+    )
+    .join('\n');
+  const excluded = s.excluded.map((x) => `<tr><td>${x.protocol}</td><td>${x.port}</td><td>${e(x.processName)}</td><td>${x.pid}</td><td>${e(x.reason)}</td></tr>`).join('\n');
+  const procs = s.processes.map((p) => `<tr><td>${e(p.processName)}</td><td class="path">${e(p.exePath)}</td><td>${p.pids.join(', ')}</td><td>${state(p.alive)}</td></tr>`).join('\n');
+  const stages = Object.entries(s.stages)
+    .map(([k, v]) => `<tr><td>${k}</td><td>${state(v.success, 'ok', 'FAILED')}</td><td>${(v.durationSeconds * 1000).toFixed(1)} ms</td><td>${v.lastRun}</td><td>${v.runs}</td><td>${e(v.lastError ?? '')}</td></tr>`)
+    .join('\n');
+  const otlp = s.otlp.enabled
+    ? `${state(s.otlp.up, 'healthy', 'FAILING')} to <code>${e(s.otlp.endpoint ?? '')}</code>: ${s.otlp.exports} exports, ${s.otlp.failures} failed${s.otlp.lastError ? `; last error: ${e(s.otlp.lastError)}` : ''}`
+    : 'disabled';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>otel-host-receiver</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
+table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
+.wrap{overflow-x:auto}.path{word-break:break-all}
+.up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
+</style></head><body>
+<h1>otel-host-receiver ${e(s.version)}</h1>
+<p><a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
+<h2>Ports (${s.ports.length})</h2>
+<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th></tr></thead>
+<tbody>${rows}</tbody></table></div>
+<h2>Processes (${s.processes.length})</h2>
+<div class="wrap"><table id="processes"><thead><tr><th>Process</th><th>Executable</th><th>PIDs</th><th>Alive</th></tr></thead><tbody>${procs}</tbody></table></div>
+<h2>Excluded (${s.excluded.length})</h2>
+<div class="wrap"><table id="excluded"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>PID</th><th>Matched</th></tr></thead><tbody>${excluded}</tbody></table></div>
+<p>Unowned listening sockets: ${s.discovery.unownedSockets}; processes with unreadable fd tables: ${s.discovery.unreadableProcesses}.</p>
+<h2>OTLP export</h2><p id="otlp">${otlp}</p>
+<h2>Stages</h2>
+<div class="wrap"><table id="stages"><thead><tr><th>Stage</th><th>Last</th><th>Duration</th><th>Last run</th><th>Runs</th><th>Last error</th></tr></thead><tbody>${stages}</tbody></table></div>
+</body></html>
+`;
+}
+
+export function statusRoutes(d: Daemon): Route[] {
+  return [
+    { method: 'GET', path: '/', handle: (_req, res) => send(res, 200, renderStatusPage(statusData(d), d.config.telemetryPath), 'text/html; charset=utf-8') },
+    { method: 'GET', path: '/api/status', handle: (_req, res) => send(res, 200, JSON.stringify(statusData(d), null, 2) + '\n', 'application/json') },
+  ];
+}

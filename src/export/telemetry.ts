@@ -1,0 +1,81 @@
+/**
+ * ONE MeterProvider, two readers: the Prometheus exporter (pull; its text is
+ * served by our own HTTP server) and a periodic OTLP/HTTP reader (push). Both
+ * readers carry the same CacheMetricProducer, so both exports see the same
+ * contract families from the same caches, plus the SDK's own instruments
+ * (self-metrics) registered on `meter`.
+ */
+import type { Meter } from '@opentelemetry/api';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import type { Config } from '../config/options';
+import type { Logger } from '../log';
+import type { SelfStats } from '../self-stats';
+import type { CacheMetricProducer } from '../metrics/producer';
+import { SCOPE } from '../metrics/producer';
+import { createOtlpExporter, HealthTrackingExporter } from './otlp';
+import type { MetricFilter } from './filter';
+
+/** Prometheus text format 0.0.4, what every scraper understands. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export class Telemetry {
+  readonly meterProvider: MeterProvider;
+  readonly meter: Meter;
+  readonly prometheus: PrometheusExporter | undefined;
+  readonly otlp: PeriodicExportingMetricReader | undefined;
+  /**
+   * No otel_scope_* labels (our series must carry exactly the contract's
+   * labels); target_info stays, carrying the resource (service, host) once
+   * per scrape, joinable in PromQL.
+   */
+  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+
+  constructor(config: Config, resource: Resource, producer: CacheMetricProducer, stats: SelfStats, log: Logger) {
+    const readers: MetricReader[] = [];
+    if (config.exporters.includes('prometheus')) {
+      this.prometheus = new PrometheusExporter({
+        preventServerStart: true,
+        withoutScopeInfo: true,
+        metricProducers: [producer],
+      });
+      readers.push(this.prometheus);
+    }
+    if (config.exporters.includes('otlp')) {
+      this.otlp = new PeriodicExportingMetricReader({
+        exporter: new HealthTrackingExporter(createOtlpExporter(config), stats, log, config.otlpEndpoint),
+        exportIntervalMillis: config.exportIntervalMs,
+        exportTimeoutMillis: Math.min(config.otlpTimeoutMs, config.exportIntervalMs),
+        metricProducers: [producer],
+      });
+      readers.push(this.otlp);
+    }
+    this.meterProvider = new MeterProvider({ resource, readers });
+    this.meter = this.meterProvider.getMeter(SCOPE.name);
+  }
+
+  /** Collects through the Prometheus reader and renders the text exposition, optionally filtered by family. */
+  async scrape(filter?: MetricFilter): Promise<string> {
+    const reader = this.prometheus;
+    if (!reader) throw new Error('the prometheus exporter is disabled (OTEL_METRICS_EXPORTER)');
+    const { resourceMetrics } = await reader.collect();
+    return this.serializer.serialize(filter ? applyFilter(resourceMetrics, filter) : resourceMetrics);
+  }
+
+  /** Flushes OTLP (bounded) and shuts every reader down. Never rejects. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    const bounded = Promise.race([
+      this.meterProvider.shutdown({ timeoutMillis: timeoutMs }).catch(() => undefined),
+      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 100).unref()),
+    ]);
+    await bounded;
+  }
+}
+
+function applyFilter(rm: ResourceMetrics, filter: MetricFilter): ResourceMetrics {
+  return {
+    resource: rm.resource,
+    scopeMetrics: rm.scopeMetrics.map((sm) => ({ scope: sm.scope, metrics: sm.metrics.filter((m) => filter(m.descriptor.name)) })),
+  };
+}

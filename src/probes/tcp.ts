@@ -1,0 +1,98 @@
+/**
+ * TCP connect probe: can a client open a connection, and how long does the
+ * handshake take. The connection is closed politely (FIN) as soon as it is
+ * established; nothing is sent.
+ */
+import * as net from 'node:net';
+import { firstDefined } from '../util/concurrency';
+import type { LocalAddresses } from './local-addresses';
+
+export interface ConnectResult {
+  ok: boolean;
+  /** Handshake time in seconds (also set on failure: time until refusal or timeout). */
+  seconds: number;
+  /** 'refused', 'timeout', or the errno code. */
+  error?: string;
+}
+
+/** One connect attempt bounded by `timeoutMs`. Never rejects. */
+export function connectOnce(host: string, port: number, timeoutMs: number): Promise<ConnectResult> {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    const socket = net.connect({ host: host.replace(/^::ffff:(?=\d+\.)/, ''), port });
+    let done = false;
+    const finish = (r: ConnectResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ ok: false, seconds: elapsed(), error: 'timeout' }), timeoutMs);
+    socket.once('connect', () => finish({ ok: true, seconds: elapsed() }));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, seconds: elapsed(), error: err.code === 'ECONNREFUSED' ? 'refused' : (err.code ?? 'error') }),
+    );
+  });
+}
+
+/** The fixed first tries of seed 000, in order. */
+export const COMMON_ADDRESSES = ['127.0.0.1', '0.0.0.0', '::1', '::'] as const;
+
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/**
+ * Addresses to try for a port, best first: the last address that worked, the
+ * specific addresses the socket is bound to, then the seed's common list.
+ * The all-interfaces fallback is separate (it runs in parallel).
+ */
+export function candidateAddresses(bound: readonly string[], preferred: string | undefined, local: LocalAddresses): string[] {
+  const out: string[] = [];
+  const add = (a: string): void => {
+    if (!out.includes(a) && local.isLocal(a)) out.push(a);
+  };
+  if (preferred) add(preferred);
+  for (const a of bound) if (!WILDCARDS.has(a)) add(a);
+  // A wildcard-bound IPv6-only socket is not reachable on 127.0.0.1: try ::1 first then.
+  if (bound.length > 0 && bound.every((a) => a.includes(':'))) add('::1');
+  for (const a of COMMON_ADDRESSES) add(a);
+  return out;
+}
+
+export interface TcpProbeResult extends ConnectResult {
+  /** The address that answered (or the last one tried). */
+  address?: string;
+  attempts: number;
+}
+
+/**
+ * Seed 000's order: the candidates one after another; if none connects, every
+ * local interface address with at most `maxParallel` in flight, first success
+ * wins.
+ */
+export async function probeTcpPort(
+  port: number,
+  bound: readonly string[],
+  preferred: string | undefined,
+  local: LocalAddresses,
+  timeoutMs: number,
+  maxParallel: number,
+): Promise<TcpProbeResult> {
+  let attempts = 0;
+  let last: TcpProbeResult = { ok: false, seconds: 0, error: 'no-address', attempts: 0 };
+  for (const address of candidateAddresses(bound, preferred, local)) {
+    attempts++;
+    const r = await connectOnce(address, port, timeoutMs);
+    last = { ...r, address, attempts };
+    if (r.ok) return last;
+  }
+  const rest = local.interfaceAddresses.filter((a) => !candidateAddresses(bound, preferred, local).includes(a));
+  const win = await firstDefined(rest, maxParallel, async (address) => {
+    attempts++;
+    const r = await connectOnce(address, port, timeoutMs);
+    return r.ok ? { ...r, address, attempts } : undefined;
+  });
+  if (win) return { ...win, attempts };
+  return { ...last, attempts };
+}
