@@ -11,6 +11,7 @@
  * A non-HTTP service sees one short line it rejects; nothing more is sent.
  */
 import * as net from 'node:net';
+import { afterPendingIo, closeGently } from './tcp';
 
 export const HTTP_PROBE_USER_AGENT = 'otel-host-receiver-probe/1';
 const MAX_READ = 1024;
@@ -35,10 +36,11 @@ export function probeHttp(host: string, port: number, timeoutMs: number): Promis
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      if (r.ok) closeGently(socket);
+      else socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => finish({ ok: false, error: 'timeout' }), timeoutMs);
+    const timer = setTimeout(() => afterPendingIo(() => finish({ ok: false, error: 'timeout' })), timeoutMs);
     socket.once('connect', () => {
       const authority = net.isIPv6(h) ? `[${h}]:${port}` : `${h}:${port}`;
       socket.write(`HEAD / HTTP/1.1\r\nHost: ${authority}\r\nUser-Agent: ${HTTP_PROBE_USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n`);

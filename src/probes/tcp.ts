@@ -15,6 +15,38 @@ export interface ConnectResult {
   error?: string;
 }
 
+/**
+ * Runs `fn` after the event loop has processed I/O that is already ready.
+ * Timers run before the poll phase, so when the loop was blocked (GC, a
+ * busy scrape) past a probe's deadline, a connect that completed in time
+ * would otherwise lose the race against its own timeout and a healthy port
+ * would read 0. setImmediate runs after the poll phase.
+ */
+export function afterPendingIo(fn: () => void): void {
+  setImmediate(fn);
+}
+
+/** How long a probe connection may linger after its answer while the peer closes its side. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Closes a probe connection the way a polite client does: send FIN, drain
+ * whatever the service still writes (a banner, the rest of an HTTP
+ * response), and only then release the socket. Destroying at once would make
+ * our kernel answer the service's next write with a RST, which some services
+ * log as an error or, worse, handle badly. The grace period bounds how long a
+ * socket may linger.
+ */
+export function closeGently(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  socket.removeAllListeners('data');
+  socket.on('error', () => undefined);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.end();
+}
+
 /** One connect attempt bounded by `timeoutMs`. Never rejects. */
 export function connectOnce(host: string, port: number, timeoutMs: number): Promise<ConnectResult> {
   return new Promise((resolve) => {
@@ -26,10 +58,11 @@ export function connectOnce(host: string, port: number, timeoutMs: number): Prom
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      if (r.ok) closeGently(socket);
+      else socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => finish({ ok: false, seconds: elapsed(), error: 'timeout' }), timeoutMs);
+    const timer = setTimeout(() => afterPendingIo(() => finish({ ok: false, seconds: elapsed(), error: 'timeout' })), timeoutMs);
     socket.once('connect', () => finish({ ok: true, seconds: elapsed() }));
     socket.once('error', (err: NodeJS.ErrnoException) =>
       finish({ ok: false, seconds: elapsed(), error: err.code === 'ECONNREFUSED' ? 'refused' : (err.code ?? 'error') }),

@@ -1,0 +1,61 @@
+/** Spawning and reaping real child processes for tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { realpathSync } from 'node:fs';
+
+export const LISTENER_CHILD = path.join(__dirname, 'listener-child.js');
+/** What /proc/<pid>/exe of a node child reads. */
+export const NODE_EXE = realpathSync(process.execPath);
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  ports: number[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+/** Starts listener-child.js and resolves once it printed "ready". */
+export function startListener(mode: string, host: string, port: number, title: string, env: NodeJS.ProcessEnv = {}): Promise<Child> {
+  const proc = spawn(process.execPath, [LISTENER_CHILD, mode, host, String(port), title], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`listener ${title} not ready: ${err}`)), 20_000);
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready ([\d,]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          proc,
+          pid: proc.pid!,
+          ports: m[1]!.split(',').map(Number),
+          kill: (signal = 'SIGKILL') => killAndWait(proc, signal),
+        });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`listener ${title} exited with ${code}: ${err}`));
+    });
+  });
+}
+
+export function killAndWait(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
+}
