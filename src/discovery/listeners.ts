@@ -120,23 +120,28 @@ export async function findSocketOwners(
   return { owners, deniedPids };
 }
 
-/** Reads a process's identity; undefined if it vanished. */
+/**
+ * Reads a process's identity; undefined when it vanished, is unreadable or
+ * its stat is malformed (counted by the caller as an unowned socket: one odd
+ * process must not fail the discovery of all the others).
+ */
 export async function readProcessRef(fs: ProcFs, pid: number): Promise<ProcessRef | undefined> {
+  let stat;
+  let comm;
   try {
-    const [stat, comm] = await Promise.all([readPidStat(fs, pid), readComm(fs, pid)]);
-    let exePath: string;
-    try {
-      exePath = await readExe(fs, pid);
-    } catch (err) {
-      if (!isDenied(err) && !isVanished(err)) throw err;
-      const argv0 = (await readCmdline(fs, pid).catch(() => []))[0];
-      exePath = argv0 !== undefined && argv0 !== '' ? argv0 : 'unknown';
-    }
-    return { pid, startTicks: stat.startTicks, processName: comm, exePath };
-  } catch (err) {
-    if (isVanished(err) || isDenied(err)) return undefined;
-    throw err;
+    [stat, comm] = await Promise.all([readPidStat(fs, pid), readComm(fs, pid)]);
+  } catch {
+    return undefined;
   }
+  let exePath: string;
+  try {
+    exePath = await readExe(fs, pid);
+  } catch {
+    // EACCES without CAP_SYS_PTRACE, ENOENT for a zombie: fall back to argv[0], then "unknown"
+    const argv0 = (await readCmdline(fs, pid).catch(() => []))[0];
+    exePath = argv0 !== undefined && argv0 !== '' ? argv0 : 'unknown';
+  }
+  return { pid, startTicks: stat.startTicks, processName: comm, exePath };
 }
 
 /** Our own pid as seen in this procfs (differs from process.pid with a host /proc in a container). */

@@ -134,7 +134,7 @@ test('a service that answered HTTP and then hangs reads node_http_port_alive 0 w
 });
 
 test('the same data arrives over OTLP protobuf with names, attributes and resource intact', async () => {
-  const exp = await receiver.next((x) => x.rows.some((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === String(bannerChild.ports[0])));
+  const exp = await receiver.next((x) => x.resource['service.name'] === 'ohr-test' && x.rows.some((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === String(bannerChild.ports[0])));
   assert.equal(exp.encoding, 'protobuf');
   assert.equal(exp.headers['content-type'], 'application/x-protobuf');
   assert.equal(exp.resource['service.name'], 'ohr-test');
@@ -181,7 +181,7 @@ test('killing a service: TCP and process alive read 0 within one probe interval,
   assert.equal(gone.samples.filter((s) => s.labels.process_name === 'ohr-banner').length, 0);
   // ...and the next OTLP export
   const removedAt = Date.now();
-  const exp: ReceivedExport = await receiver.next((x) => x.at > removedAt && x.rows.some((r) => r.metric === 'node_tcp_port_alive'));
+  const exp: ReceivedExport = await receiver.next((x) => x.resource['service.name'] === 'ohr-test' && x.at > removedAt && x.rows.some((r) => r.metric === 'node_tcp_port_alive'));
   assert.equal(exp.rows.filter((r) => r.attributes.process_name === 'ohr-banner').length, 0);
   assert.ok(exp.rows.some((r) => r.metric === 'node_tcp_port_alive' && r.attributes.process_name === 'ohr-http'));
 });
