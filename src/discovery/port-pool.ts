@@ -72,8 +72,18 @@ export class PortPool {
   private excludedList: ExcludedPort[] = [];
   /** Inodes already looked at and found excluded or unowned; skipped by the cheap pass until the next rebuild. */
   private ignoredInodes = new Set<number>();
-  /** Bumped on every membership change; exports may use it to cache. */
+  /** Bumped on every membership change; exports cache on it. */
   generation = 0;
+  /**
+   * Bumped by each stage when it has finished writing its results (publish).
+   * A sweep in progress is not visible to exports until it completes, so an
+   * export never mixes two sweeps.
+   */
+  readonly versions = { tcp: 0, http: 0, udp: 0, process: 0 };
+
+  publish(kind: keyof PortPool['versions']): void {
+    this.versions[kind]++;
+  }
   lastRebuildAt = 0;
 
   ports(): PortEntry[] {

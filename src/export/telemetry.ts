@@ -6,7 +6,7 @@
  * (self-metrics) registered on `meter`.
  */
 import type { Meter } from '@opentelemetry/api';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricData, type MetricReader, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
 import type { Config } from '../config/options';
@@ -20,6 +20,9 @@ import type { MetricFilter } from './filter';
 /** Prometheus text format 0.0.4, what every scraper understands. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** What the serializer writes when a page has no metric at all (a comment; dropped when families follow). */
+const NO_METRICS = '# no registered metrics';
+
 export class Telemetry {
   readonly meterProvider: MeterProvider;
   readonly meter: Meter;
@@ -31,8 +34,18 @@ export class Telemetry {
    * per scrape, joinable in PromQL.
    */
   private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+  /** Same settings without target_info, for one cached family at a time. */
+  private readonly familySerializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+  /** Prometheus text of each cached producer family, by MetricData identity (see CachedFamily). */
+  private readonly text = new WeakMap<MetricData, string>();
 
-  constructor(config: Config, resource: Resource, producer: CacheMetricProducer, stats: SelfStats, log: Logger) {
+  constructor(
+    config: Config,
+    resource: Resource,
+    private readonly producer: CacheMetricProducer,
+    stats: SelfStats,
+    log: Logger,
+  ) {
     const readers: MetricReader[] = [];
     if (config.exporters.includes('prometheus')) {
       this.prometheus = new PrometheusExporter({
@@ -55,12 +68,39 @@ export class Telemetry {
     this.meter = this.meterProvider.getMeter(SCOPE.name);
   }
 
-  /** Collects through the Prometheus reader and renders the text exposition, optionally filtered by family. */
+  /**
+   * Collects through the Prometheus reader and renders the text exposition,
+   * optionally filtered by family. The SDK's own instruments (self-metrics,
+   * a few dozen series) are serialized on every scrape; the producer's
+   * families are serialized once per published version and reused.
+   */
   async scrape(filter?: MetricFilter): Promise<string> {
     const reader = this.prometheus;
     if (!reader) throw new Error('the prometheus exporter is disabled (OTEL_METRICS_EXPORTER)');
     const { resourceMetrics } = await reader.collect();
-    return this.serializer.serialize(filter ? applyFilter(resourceMetrics, filter) : resourceMetrics);
+    const keep = (m: MetricData): boolean => !filter || filter(m.descriptor.name);
+    const sdkScopes: ScopeMetrics[] = [];
+    let families = '';
+    for (const sm of resourceMetrics.scopeMetrics) {
+      const sdkMetrics: MetricData[] = [];
+      for (const m of sm.metrics) {
+        if (!keep(m)) continue;
+        if (!this.producer.owns(m)) {
+          sdkMetrics.push(m);
+          continue;
+        }
+        let t = this.text.get(m);
+        if (t === undefined) {
+          t = this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] });
+          this.text.set(m, t);
+        }
+        families += t;
+      }
+      if (sdkMetrics.length > 0) sdkScopes.push({ scope: sm.scope, metrics: sdkMetrics });
+    }
+    let head = this.serializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: sdkScopes });
+    if (head.endsWith(NO_METRICS)) head = head.slice(0, -NO_METRICS.length);
+    return head + families;
   }
 
   /** Flushes OTLP (bounded) and shuts every reader down. Never rejects. */
@@ -73,9 +113,3 @@ export class Telemetry {
   }
 }
 
-function applyFilter(rm: ResourceMetrics, filter: MetricFilter): ResourceMetrics {
-  return {
-    resource: rm.resource,
-    scopeMetrics: rm.scopeMetrics.map((sm) => ({ scope: sm.scope, metrics: sm.metrics.filter((m) => filter(m.descriptor.name)) })),
-  };
-}

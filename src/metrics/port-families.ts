@@ -1,37 +1,51 @@
-/** Builds the node_*_port_alive / node_process_alive families from the pool. */
-import type { PortPool } from '../discovery/port-pool';
+/**
+ * The node_*_port_alive / node_process_alive families, read from the pool.
+ * Each family is rebuilt only when the stage that feeds it has published new
+ * results (PortPool.versions) or the pool's membership changed.
+ */
+import type { PortEntry, PortPool, ProcessEntry } from '../discovery/port-pool';
 import { PORT_FAMILIES } from './contract';
-import type { FamilyData, FamilySource, Point } from './producer';
+import type { CachedFamily, Point } from './producer';
 
-export function portFamilies(pool: PortPool): FamilySource {
-  return (): FamilyData[] => {
-    const tcpAlive: Point[] = [];
-    const tcpResponse: Point[] = [];
-    const httpAlive: Point[] = [];
-    const udpAlive: Point[] = [];
-    for (const p of pool.ports()) {
-      const attributes = { process_name: p.processName, exe_path: p.exePath, port: String(p.port) };
-      if (p.protocol === 'tcp') {
-        // Not yet probed: no series rather than a fake 0 (a scrape right after start must not page anyone).
-        if (p.tcp) {
-          tcpAlive.push({ attributes, value: p.tcp.alive });
-          tcpResponse.push({ attributes, value: p.tcp.responseSeconds });
-        }
-        if (p.http?.everAnswered) httpAlive.push({ attributes, value: p.http.alive });
-      } else if (p.udp) {
-        udpAlive.push({ attributes, value: p.udp.alive });
-      }
-    }
-    const processAlive: Point[] = [];
-    for (const pe of pool.processes()) {
-      if (pe.alive) processAlive.push({ attributes: { process_name: pe.processName, exe_path: pe.exePath }, value: pe.alive.alive });
-    }
-    return [
-      { spec: PORT_FAMILIES.tcpAlive, points: tcpAlive },
-      { spec: PORT_FAMILIES.tcpResponse, points: tcpResponse },
-      { spec: PORT_FAMILIES.httpAlive, points: httpAlive },
-      { spec: PORT_FAMILIES.udpAlive, points: udpAlive },
-      { spec: PORT_FAMILIES.processAlive, points: processAlive },
-    ];
+export function portFamilies(pool: PortPool): CachedFamily[] {
+  // label sets are fixed for an entry's life; build them once
+  const portLabels = new WeakMap<PortEntry, Record<string, string>>();
+  const labelsOf = (p: PortEntry): Record<string, string> => {
+    let l = portLabels.get(p);
+    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port) }));
+    return l;
   };
+  const processLabels = new WeakMap<ProcessEntry, Record<string, string>>();
+  const v = (kind: keyof PortPool['versions']) => (): string => `${pool.generation}/${pool.versions[kind]}`;
+  const tcpPoints = (pick: (p: PortEntry) => number | undefined) => (): Point[] => {
+    const out: Point[] = [];
+    for (const p of pool.ports()) {
+      // Not yet probed: no series rather than a fake 0 (a scrape right after start must not page anyone).
+      const value = p.protocol === 'tcp' ? pick(p) : undefined;
+      if (value !== undefined) out.push({ attributes: labelsOf(p), value });
+    }
+    return out;
+  };
+  return [
+    { spec: PORT_FAMILIES.tcpAlive, version: v('tcp'), points: tcpPoints((p) => p.tcp?.alive) },
+    { spec: PORT_FAMILIES.tcpResponse, version: v('tcp'), points: tcpPoints((p) => p.tcp?.responseSeconds) },
+    // only ports that once answered HTTP have the series, for as long as they are in the pool
+    { spec: PORT_FAMILIES.httpAlive, version: v('http'), points: tcpPoints((p) => (p.http?.everAnswered ? p.http.alive : undefined)) },
+    {
+      spec: PORT_FAMILIES.udpAlive,
+      version: v('udp'),
+      points: () => pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [{ attributes: labelsOf(p), value: p.udp.alive }] : [])),
+    },
+    {
+      spec: PORT_FAMILIES.processAlive,
+      version: v('process'),
+      points: () =>
+        pool.processes().flatMap((pe) => {
+          if (!pe.alive) return [];
+          let l = processLabels.get(pe);
+          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath }));
+          return [{ attributes: l, value: pe.alive.alive }];
+        }),
+    },
+  ];
 }

@@ -39,6 +39,21 @@ export interface FamilyData {
 /** Anything that can turn a cache into families. Must be cheap and synchronous: it runs on every scrape and export. */
 export type FamilySource = () => FamilyData[];
 
+/**
+ * A family whose data is rebuilt only when its cache says it changed. A
+ * scrape every few seconds against probes that finish once a minute then
+ * costs a lookup, not a rebuild: the MetricData object is reused, and the
+ * Prometheus text serialized from it is cached by object identity
+ * (Telemetry.scrape). Data point times are those of the build, i.e. when the
+ * cached values were published, which is what OTLP's time_unix_nano means.
+ */
+export interface CachedFamily {
+  spec: FamilySpec;
+  /** Any value that changes whenever points() would return something different. */
+  version(): string | number;
+  points(): Point[];
+}
+
 export const SCOPE = { name: 'otel-host-receiver' } as const;
 
 function toHrTime(ms: number): HrTime {
@@ -53,8 +68,14 @@ export function capLabel(value: string, max: number): string {
 export function toMetricData(family: FamilyData, now: HrTime, defaultStart: HrTime, labelMax: number): MetricData {
   const { spec } = family;
   const dataPoints = family.points.map((p) => {
-    const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(p.attributes)) attributes[k] = capLabel(v, labelMax);
+    let attributes = p.attributes;
+    for (const k in attributes) {
+      if (attributes[k]!.length > labelMax) {
+        attributes = { ...attributes };
+        for (const j in attributes) attributes[j] = capLabel(attributes[j]!, labelMax);
+        break;
+      }
+    }
     return {
       attributes,
       startTime: spec.type === 'counter' ? (p.startTime ?? defaultStart) : now,
@@ -78,6 +99,9 @@ export function toMetricData(family: FamilyData, now: HrTime, defaultStart: HrTi
 export class CacheMetricProducer implements MetricProducer {
   private readonly startTime: HrTime;
   private readonly sources: FamilySource[];
+  private readonly cached: Array<{ family: CachedFamily; version?: string | number; data?: MetricData }> = [];
+  /** Every MetricData this producer made; lets the scrape path tell them from the SDK's own. */
+  private readonly made = new WeakSet<MetricData>();
 
   constructor(
     sources: readonly FamilySource[],
@@ -93,18 +117,49 @@ export class CacheMetricProducer implements MetricProducer {
     this.sources.push(source);
   }
 
+  addCached(families: readonly CachedFamily[]): void {
+    for (const family of families) this.cached.push({ family });
+  }
+
+  /** True for MetricData built by this producer (as opposed to the SDK's instruments). */
+  owns(metric: MetricData): boolean {
+    return this.made.has(metric);
+  }
+
   /** The families as plain data (for the status page, --once, tests). */
   families(): FamilyData[] {
-    return this.sources.flatMap((s) => s()).filter((f) => f.points.length > 0);
+    return [
+      ...this.cached.map((c) => ({ spec: c.family.spec, points: c.family.points() })),
+      ...this.sources.flatMap((s) => s()),
+    ].filter((f) => f.points.length > 0);
+  }
+
+  private build(f: FamilyData, now: HrTime): MetricData {
+    const m = toMetricData(f, now, this.startTime, this.labelMax);
+    this.made.add(m);
+    return m;
   }
 
   async collect(): Promise<CollectionResult> {
     const now = toHrTime(Date.now());
     const errors: unknown[] = [];
     const metrics: MetricData[] = [];
+    for (const c of this.cached) {
+      try {
+        const version = c.family.version();
+        if (c.data === undefined || c.version !== version) {
+          const points = c.family.points();
+          c.data = points.length > 0 ? this.build({ spec: c.family.spec, points }, now) : undefined;
+          c.version = version;
+        }
+        if (c.data) metrics.push(c.data);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
     for (const source of this.sources) {
       try {
-        for (const f of source()) if (f.points.length > 0) metrics.push(toMetricData(f, now, this.startTime, this.labelMax));
+        for (const f of source()) if (f.points.length > 0) metrics.push(this.build(f, now));
       } catch (err) {
         // One broken source must not take the others down: the scrape still answers.
         errors.push(err);

@@ -92,6 +92,7 @@ export class PortMonitor {
       };
       this.stats.countProbe('tcp', r.ok ? 'success' : r.error === 'timeout' ? 'timeout' : 'failure');
     });
+    this.pool.publish('tcp');
   }
 
   /**
@@ -104,6 +105,7 @@ export class PortMonitor {
     if (!this.settings.enableHttpDetection) return;
     const due = this.pool.ports().filter((p) => p.protocol === 'tcp' && (p.http?.everAnswered || !p.http?.detected));
     await mapLimit(due, this.settings.httpDetectionConcurrency, async (p) => this.probeHttpPort(p));
+    this.pool.publish('http');
   }
 
   private async probeHttpPort(p: PortEntry): Promise<void> {
@@ -137,6 +139,7 @@ export class PortMonitor {
       p.udp = { alive, checkedAt: now };
       this.stats.countProbe('udp', alive ? 'success' : 'failure');
     }
+    this.pool.publish('udp');
   }
 
   /**
@@ -162,6 +165,7 @@ export class PortMonitor {
       pe.alive = { alive, checkedAt: now };
       this.stats.countProbe('process', alive ? 'success' : 'failure');
     }
+    this.pool.publish('process');
   }
 }
 
