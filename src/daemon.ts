@@ -57,9 +57,9 @@ export class Daemon {
       config,
       this.stats,
     );
-    const sources: FamilySource[] = [portFamilies(this.pool)];
     const resource = buildResource(config, deps.hostName, deps.machineId);
-    this.producer = new CacheMetricProducer(sources, resource, config.labelValueMaxLength);
+    this.producer = new CacheMetricProducer([], resource, config.labelValueMaxLength);
+    this.producer.addCached(portFamilies(this.pool));
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'));
 
