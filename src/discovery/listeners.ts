@@ -24,8 +24,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ProcFs } from '../procfs/proc-fs';
 import { isDenied, isVanished } from '../procfs/proc-fs';
 import { readSocketTable, SOCKET_PROTOCOLS, TCP_STATES, isTcp, type NetSocket } from '../procfs/net-sockets';
-import { readCmdline, readComm, readExe, readSocketInodesSync } from '../procfs/pid-identity';
-import { readPidStat } from '../procfs/pid-stat';
+import { parseCmdline, readSocketInodesSync, stripDeleted } from '../procfs/pid-identity';
+import { parsePidStat } from '../procfs/pid-stat';
 import type { ExclusionList } from './exclusion';
 
 export type PortProtocol = 'tcp' | 'udp';
@@ -73,10 +73,11 @@ export function portKey(p: { protocol: PortProtocol; port: number }): string {
 
 /** The listening sockets of the host, grouped by protocol+port. Cheap: four file reads. */
 export async function readListeningSockets(fs: ProcFs): Promise<Map<string, NetSocket[]>> {
-  const tables = await Promise.all(SOCKET_PROTOCOLS.map((p) => readSocketTable(fs, p)));
+  const tables = SOCKET_PROTOCOLS.map((p) => readSocketTable(fs, p, 'listening'));
   const byPort = new Map<string, NetSocket[]>();
   for (const table of tables) {
     for (const s of table) {
+      // the fast path already skipped most; this is the exact rule
       if (isTcp(s.protocol) ? s.state !== TCP_STATES.LISTEN : s.remotePort !== 0) continue;
       const key = portKey({ protocol: isTcp(s.protocol) ? 'tcp' : 'udp', port: s.localPort });
       let list = byPort.get(key);
@@ -125,20 +126,27 @@ export async function findSocketOwners(
  * its stat is malformed (counted by the caller as an unowned socket: one odd
  * process must not fail the discovery of all the others).
  */
-export async function readProcessRef(fs: ProcFs, pid: number): Promise<ProcessRef | undefined> {
+export function readProcessRef(fs: ProcFs, pid: number): ProcessRef | undefined {
+  // tiny files read synchronously: a libuv round trip costs more than the read itself
   let stat;
   let comm;
   try {
-    [stat, comm] = await Promise.all([readPidStat(fs, pid), readComm(fs, pid)]);
+    stat = parsePidStat(fs.readTextSync(`${pid}/stat`));
+    comm = fs.readTextSync(`${pid}/comm`).replace(/\n$/, '');
   } catch {
     return undefined;
   }
   let exePath: string;
   try {
-    exePath = await readExe(fs, pid);
+    exePath = stripDeleted(fs.readLinkSync(`${pid}/exe`));
   } catch {
     // EACCES without CAP_SYS_PTRACE, ENOENT for a zombie: fall back to argv[0], then "unknown"
-    const argv0 = (await readCmdline(fs, pid).catch(() => []))[0];
+    let argv0: string | undefined;
+    try {
+      argv0 = parseCmdline(fs.readTextSync(`${pid}/cmdline`))[0];
+    } catch {
+      argv0 = undefined;
+    }
     exePath = argv0 !== undefined && argv0 !== '' ? argv0 : 'unknown';
   }
   return { pid, startTicks: stat.startTicks, processName: comm, exePath };
@@ -185,7 +193,7 @@ export async function resolvePorts(
       result.unowned++;
       continue;
     }
-    if (!refs.has(ownerPid)) refs.set(ownerPid, await readProcessRef(fs, ownerPid));
+    if (!refs.has(ownerPid)) refs.set(ownerPid, readProcessRef(fs, ownerPid));
     const ref = refs.get(ownerPid);
     if (!ref) {
       result.unowned++;

@@ -20,8 +20,11 @@ const DELETED_SUFFIX = ' (deleted)';
  * identity of a service that keeps running.
  */
 export async function readExe(fs: ProcFs, pid: number): Promise<string> {
-  const target = await fs.readLink(`${pid}/exe`);
-  return target.endsWith(DELETED_SUFFIX) ? target.slice(0, -DELETED_SUFFIX.length) : target;
+  return stripDeleted(await fs.readLink(`${pid}/exe`));
+}
+
+export function stripDeleted(exeLink: string): string {
+  return exeLink.endsWith(DELETED_SUFFIX) ? exeLink.slice(0, -DELETED_SUFFIX.length) : exeLink;
 }
 
 /** Parses the NUL-separated argv of /proc/<pid>/cmdline. */

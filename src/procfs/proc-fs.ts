@@ -8,7 +8,7 @@
  * file is hostile or unexpectedly large (e.g. a 100k-entry fd table is a
  * directory, not a file, and is listed, not read).
  */
-import { promises as fsp, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { promises as fsp, readdirSync, readlinkSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** Default cap for one /proc file read. procfs files we parse are far smaller. */
@@ -95,6 +95,32 @@ export class ProcFs {
 
   listDirSync(rel: string): string[] {
     return readdirSync(path.join(this.root, rel));
+  }
+
+  /** Synchronous whole-file read with a cap, in large reads (for big tables such as net/tcp). */
+  readBytesSync(rel: string, limit = DEFAULT_READ_LIMIT): Buffer {
+    const fd = openSync(path.join(this.root, rel), 'r');
+    try {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      let buf = Buffer.allocUnsafe(Math.min(1 << 20, limit));
+      let used = 0;
+      while (total < limit) {
+        if (used === buf.length) {
+          chunks.push(buf);
+          buf = Buffer.allocUnsafe(Math.min(1 << 20, limit - total));
+          used = 0;
+        }
+        const n = readSync(fd, buf, used, buf.length - used, null);
+        if (n === 0) break;
+        used += n;
+        total += n;
+      }
+      chunks.push(buf.subarray(0, used));
+      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Small-file synchronous read (stat, comm); same cap semantics as readText. */

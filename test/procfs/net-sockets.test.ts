@@ -42,3 +42,28 @@ test('parseSocketTable skips the header and malformed or truncated lines', () =>
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.localPort, 8080);
 });
+
+test("the 'listening' fast path selects exactly what a full parse and filter selects", () => {
+  const hdr = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+  const v4 = (st: string, remote: string, inode: number): string =>
+    `${String(inode).padStart(4)}: 0100007F:1F90 ${remote} ${st} 00000000:00000000 00:00000000 00000000  1000        0 ${inode} 1 0`;
+  const z6 = '00000000000000000000000000000000';
+  const v6 = (st: string, remotePort: string, inode: number): string =>
+    `${String(inode).padStart(4)}: ${z6}:0050 ${z6}:${remotePort} ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0`;
+  const tcp = [hdr, v4('0A', '00000000:0000', 1), v4('01', '0100007F:C350', 2), v4('06', '0100007F:C351', 3), v4('0a', '00000000:0000', 4)].join('\n');
+  const tcp6 = [hdr, v6('0A', '0000', 5), v6('01', '1234', 6)].join('\n');
+  const udp = [hdr, v4('07', '00000000:0000', 7), v4('01', '08080808:0035', 8)].join('\n');
+  const udp6 = [hdr, v6('07', '0000', 9), v6('01', '0035', 10)].join('\n');
+  const cases: Array<[Parameters<typeof parseSocketTable>[0], string, (s: { state: number; remotePort: number }) => boolean]> = [
+    ['tcp', tcp, (s) => s.state === 10],
+    ['tcp6', tcp6, (s) => s.state === 10],
+    ['udp', udp, (s) => s.remotePort === 0],
+    ['udp6', udp6, (s) => s.remotePort === 0],
+  ];
+  for (const [proto, text, rule] of cases) {
+    const fast = parseSocketTable(proto, text, 'listening').map((s) => s.inode);
+    const slow = parseSocketTable(proto, text).filter(rule).map((s) => s.inode);
+    assert.deepEqual(fast, slow, proto);
+    assert.ok(fast.length > 0, proto);
+  }
+});
