@@ -387,7 +387,7 @@ export function renderHelp(version: string): string {
   for (const section of Object.keys(titles) as Array<OptionSpec['section']>) {
     lines.push('', `${titles[section]}:`);
     for (const o of OPTIONS.filter((x) => x.section === section)) {
-      const names = [o.flag ? `--${o.flag}${o.boolean ? '' : '=<value>'}` : undefined, o.env ? `$${o.env}` : undefined]
+      const names = [o.flag ? `--${o.flag}${o.boolean ? '' : '=<value>'}` : undefined, ...[o.env, ...(o.envFallback ?? [])].map((e) => (e ? `$${e}` : undefined))]
         .filter(Boolean)
         .join('  ');
       lines.push(`  ${names}`);
