@@ -96,6 +96,17 @@ export function toMetricData(family: FamilyData, now: HrTime, defaultStart: HrTi
   return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
 }
 
+/** True when `points` has exactly the attribute objects and values of `data`, in order. */
+function samePoints(data: MetricData, points: readonly Point[]): boolean {
+  const dps = data.dataPoints as ReadonlyArray<{ attributes: unknown; value: unknown }>;
+  if (dps.length !== points.length) return false;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    if (dps[i]!.value !== p.value || dps[i]!.attributes !== p.attributes) return false;
+  }
+  return true;
+}
+
 export class CacheMetricProducer implements MetricProducer {
   private readonly startTime: HrTime;
   private readonly sources: FamilySource[];
@@ -147,9 +158,13 @@ export class CacheMetricProducer implements MetricProducer {
     for (const c of this.cached) {
       try {
         const version = c.family.version();
-        if (c.data === undefined || c.version !== version) {
+        if (c.version !== version) {
           const points = c.family.points();
-          c.data = points.length > 0 ? this.build({ spec: c.family.spec, points }, now) : undefined;
+          // a new version with the same series and values (most alive gauges, most of the time)
+          // keeps the old MetricData, and with it the cached Prometheus text
+          if (!c.data || !samePoints(c.data, points)) {
+            c.data = points.length > 0 ? this.build({ spec: c.family.spec, points }, now) : undefined;
+          }
           c.version = version;
         }
         if (c.data) metrics.push(c.data);

@@ -1,0 +1,73 @@
+/** The producer emits exactly what the caches hold, and rebuilds only when a family's version moves. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { DataPointType, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
+import { CacheMetricProducer, type CachedFamily, type Point } from '../../src/metrics/producer';
+import { PORT_FAMILIES } from '../../src/metrics/contract';
+
+function family(state: { version: number; points: Point[] }): CachedFamily {
+  return { spec: PORT_FAMILIES.tcpAlive, version: () => state.version, points: () => state.points };
+}
+
+const a = { process_name: 'a', exe_path: '/a', port: '1' };
+const b = { process_name: 'b', exe_path: '/b', port: '2' };
+
+test('a series dropped from the cache is gone from the next collection (no stale series)', async () => {
+  const state = { version: 1, points: [{ attributes: a, value: 1 }, { attributes: b, value: 0 }] };
+  const p = new CacheMetricProducer([], resourceFromAttributes({}), 512);
+  p.addCached([family(state)]);
+  const first = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
+  assert.equal(first.dataPointType, DataPointType.GAUGE);
+  assert.equal(first.dataPoints.length, 2);
+  state.points = [{ attributes: a, value: 1 }];
+  state.version = 2;
+  const second = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
+  assert.deepEqual(second.dataPoints.map((d) => d.attributes), [a]);
+  state.points = [];
+  state.version = 3;
+  assert.equal((await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics.length, 0, 'an empty family is not emitted');
+});
+
+test('the same MetricData object is reused while the version holds, and when a new version has identical points', async () => {
+  const state = { version: 1, points: [{ attributes: a, value: 1 }] };
+  const p = new CacheMetricProducer([], resourceFromAttributes({}), 512);
+  p.addCached([family(state)]);
+  const m1 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0]!;
+  const m2 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0]!;
+  assert.equal(m1, m2);
+  assert.ok(p.owns(m1));
+  state.version = 2;
+  state.points = [{ attributes: a, value: 1 }];
+  assert.equal((await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0], m1, 'same values: same object');
+  state.version = 3;
+  state.points = [{ attributes: a, value: 0 }];
+  const m3 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
+  assert.notEqual(m3, m1);
+  assert.equal(m3.dataPoints[0]!.value, 0);
+});
+
+test('label values longer than the cap are cut', async () => {
+  const long = { process_name: 'x'.repeat(1000), exe_path: '/e', port: '3' };
+  const p = new CacheMetricProducer([], resourceFromAttributes({}), 64);
+  p.addCached([family({ version: 1, points: [{ attributes: long, value: 1 }] })]);
+  const m = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
+  assert.equal(String(m.dataPoints[0]!.attributes.process_name).length, 64);
+  assert.equal(long.process_name.length, 1000, 'the cache itself is not modified');
+});
+
+test('a throwing source is reported as an error and the other families still come out', async () => {
+  const p = new CacheMetricProducer(
+    [
+      () => {
+        throw new Error('boom');
+      },
+    ],
+    resourceFromAttributes({}),
+    512,
+  );
+  p.addCached([family({ version: 1, points: [{ attributes: a, value: 1 }] })]);
+  const r = await p.collect();
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.resourceMetrics.scopeMetrics[0]!.metrics.length, 1);
+});
