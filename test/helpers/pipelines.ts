@@ -1,0 +1,427 @@
+/**
+ * Helpers for the pipeline tests (test/pipelines): real processes on loopback - the daemon,
+ * listener children, Prometheus, Chromium, promtool - started and always stopped again.
+ *
+ * Every child is tracked; whatever a test forgets (or a failed assertion skips) is killed at
+ * process exit, so no Prometheus or listener outlives a test run.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Repository root, from dist/test/helpers (compiled) - the same depth as dist/test/pipelines. */
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const MAIN_JS = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
+
+export function repoPath(...parts: string[]): string {
+  return path.join(REPO_ROOT, ...parts);
+}
+
+/** Absolute path of an executable on PATH (or at a fixed location), undefined when absent. */
+export function which(cmd: string, extra: string[] = []): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const candidate of [...extra, ...dirs.map((d) => path.join(d, cmd))]) {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const tempDirs: string[] = [];
+
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ohr-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+const children = new Set<ChildProcess>();
+
+process.on('exit', () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A free TCP port on 127.0.0.1 (closed again; the caller binds it right away). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`
+ * with `what` and the last error or value seen.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? last.message : last === undefined ? 'no result' : String(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${detail}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export function httpGet(url: string, timeoutMs = 5000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** A started child process with its output kept for failure messages. */
+export class Managed {
+  private out = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    children.add(proc);
+    const keep = (b: Buffer): void => {
+      this.out = (this.out + b.toString('utf8')).slice(-20_000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      proc.once('exit', (code) => {
+        children.delete(proc);
+        resolve(code);
+      });
+      proc.once('error', (err) => {
+        this.out += `\nspawn error: ${err.message}`;
+        children.delete(proc);
+        resolve(null);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Last output lines, for assertion messages. */
+  output(lines = 40): string {
+    return this.out.split('\n').slice(-lines).join('\n');
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface Listener extends Managed {
+  tcpPort: number;
+  udpPort?: number;
+}
+
+export interface ListenerOptions {
+  /** comm of the child (process.title sets it through prctl); at most 15 bytes survive. */
+  title: string;
+  /** Serve HTTP on the TCP port (otherwise a bare TCP accept-and-close listener). */
+  http?: boolean;
+  /** Also bind a UDP socket on loopback. */
+  udp?: boolean;
+  /** Burn this many ms of CPU every 100 ms, so the group's CPU counter moves. */
+  busyMs?: number;
+  /** Node binary to run (a hard link with a chosen name gives the child that exe path). */
+  execPath?: string;
+}
+
+/**
+ * Spawns a child Node process that listens on a fresh loopback TCP port (and optionally
+ * UDP), with a chosen process name. Resolves once the sockets are bound.
+ */
+export async function startListener(o: ListenerOptions): Promise<Listener> {
+  const script = `
+    const o = JSON.parse(process.argv[1]);
+    process.title = o.title;
+    const net = require('net'), http = require('http'), dgram = require('dgram');
+    const srv = o.http
+      ? http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end('ok\\n'); })
+      : net.createServer((s) => s.end());
+    srv.listen(0, '127.0.0.1', () => {
+      const report = (udpPort) => process.stdout.write(JSON.stringify({ tcpPort: srv.address().port, udpPort }) + '\\n');
+      if (!o.udp) return report(undefined);
+      const u = dgram.createSocket('udp4');
+      u.bind(0, '127.0.0.1', () => report(u.address().port));
+    });
+    if (o.busyMs > 0) setInterval(() => { const t = Date.now(); while (Date.now() - t < o.busyMs) {} }, 100);
+    process.on('SIGTERM', () => process.exit(0));
+  `;
+  const proc = spawn(o.execPath ?? process.execPath, ['-e', script, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = new Managed(`listener ${o.title}`, proc);
+  const ports = await new Promise<{ tcpPort: number; udpPort?: number }>((resolve, reject) => {
+    let buf = '';
+    const onData = (b: Buffer): void => {
+      buf += b.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        proc.stdout?.off('data', onData);
+        try {
+          resolve(JSON.parse(buf.slice(0, nl)) as { tcpPort: number; udpPort?: number });
+        } catch (err) {
+          reject(err as Error);
+        }
+      }
+    };
+    proc.stdout?.on('data', onData);
+    void m.exited.then(() => reject(new Error(`listener ${o.title} exited early:\n${m.output()}`)));
+  });
+  return Object.assign(m, ports);
+}
+
+export interface Daemon extends Managed {
+  port: number;
+  baseUrl: string;
+  scrape(): Promise<string>;
+}
+
+/**
+ * Runs the built daemon (dist/src/main.js) on a free loopback port with short intervals, as
+ * the pipeline tests need: TCP probes every second, a full discovery every 5 s, a process
+ * sample every second, Prometheus export only. Resolves when /healthz answers.
+ */
+export async function startDaemon(opts: { args?: string[]; env?: Record<string, string> } = {}): Promise<Daemon> {
+  if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npx tsc -p . first`);
+  const port = await freePort();
+  const args = [
+    MAIN_JS,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--port.status-interval=1s',
+    '--port.label-interval=5s',
+    '--process.sample-interval=1s',
+    ...(opts.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OTEL_METRICS_EXPORTER: 'prometheus', ...opts.env },
+  });
+  const m = new Managed('otel-host-receiver', proc);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor('daemon /healthz', async () => {
+      if (!m.running) throw new Error(`daemon exited:\n${m.output()}`);
+      const r = await httpGet(`${baseUrl}/healthz`, 1000);
+      return r.status === 200 ? true : undefined;
+    }, 15_000);
+  } catch (err) {
+    await m.stop();
+    throw err;
+  }
+  return Object.assign(m, {
+    port,
+    baseUrl,
+    async scrape(): Promise<string> {
+      const r = await httpGet(`${baseUrl}/metrics`);
+      if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+      return r.body;
+    },
+  });
+}
+
+/** Label value escaping of the Prometheus text format. */
+export function promLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+export interface Prometheus extends Managed {
+  url: string;
+  dir: string;
+  /** Instant query; throws with Prometheus' error message when the expression does not parse or fails. */
+  query(expr: string): Promise<PromSample[]>;
+  get<T>(apiPath: string): Promise<T>;
+}
+
+export interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/**
+ * Starts the Debian `prometheus` binary on a free loopback port with a temporary TSDB and
+ * the given configuration (written to <tmp>/prometheus.yml). Resolves when /-/ready answers.
+ */
+export async function startPrometheus(configYaml: string): Promise<Prometheus> {
+  const bin = which('prometheus');
+  if (!bin) throw new Error('prometheus is not installed (Debian package "prometheus"; .ci/run installs it)');
+  const dir = tempDir('prometheus');
+  const config = path.join(dir, 'prometheus.yml');
+  fs.writeFileSync(config, configYaml);
+  const port = await freePort();
+  const proc = spawn(
+    bin,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+  );
+  const m = new Managed('prometheus', proc);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor('prometheus /-/ready', async () => {
+      if (!m.running) throw new Error(`prometheus exited:\n${m.output()}`);
+      const r = await httpGet(`${url}/-/ready`, 1000);
+      return r.status === 200 ? true : undefined;
+    }, 20_000);
+  } catch (err) {
+    await m.stop();
+    throw err;
+  }
+  const get = async <T>(apiPath: string): Promise<T> => {
+    const r = await httpGet(`${url}${apiPath}`);
+    let body: { status: string; data?: T; errorType?: string; error?: string };
+    try {
+      body = JSON.parse(r.body) as typeof body;
+    } catch {
+      throw new Error(`${apiPath}: HTTP ${r.status}, not JSON: ${r.body.slice(0, 200)}`);
+    }
+    if (body.status !== 'success') throw new Error(`${apiPath}: ${body.errorType ?? 'error'}: ${body.error ?? r.body.slice(0, 200)}`);
+    return body.data as T;
+  };
+  return Object.assign(m, {
+    url,
+    dir,
+    get,
+    async query(expr: string): Promise<PromSample[]> {
+      const data = await get<{ resultType: string; result: PromSample[] | [number, string] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
+      // scalar / string results come back as one [time, value] pair
+      if (data.resultType === 'scalar' || data.resultType === 'string') return [{ metric: {}, value: data.result as [number, string] }];
+      return data.result as PromSample[];
+    },
+  });
+}
+
+/** Runs promtool synchronously (it is quick); `input` goes to stdin. */
+export function promtool(args: string[], input?: string): SpawnSyncReturns<string> {
+  const bin = which('promtool');
+  if (!bin) throw new Error('promtool is not installed (Debian package "prometheus"; .ci/run installs it)');
+  return spawnSync(bin, args, { input, encoding: 'utf8', timeout: 60_000 });
+}
+
+export function chromiumPath(): string | undefined {
+  return process.env.CHROMIUM_BIN ?? which('chromium', ['/usr/bin/chromium']) ?? which('chromium-browser');
+}
+
+/**
+ * Loads `url` in headless Chromium and returns the DOM after scripts ran and the page loaded
+ * (`--dump-dom`). Scripts run as in a real browser, so injected markup would execute.
+ */
+export async function chromiumDumpDom(url: string, timeoutMs = 60_000): Promise<string> {
+  const bin = chromiumPath();
+  if (!bin) throw new Error('chromium is not installed (Debian package "chromium"; .ci/run installs it)');
+  const profile = tempDir('chromium');
+  const proc = spawn(
+    bin,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      '--dump-dom',
+      url,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const m = new Managed('chromium', proc);
+  let dom = '';
+  proc.stdout?.on('data', (b: Buffer) => (dom += b.toString('utf8')));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  const code = await m.exited;
+  clearTimeout(timer);
+  if (code !== 0 || dom === '') throw new Error(`chromium --dump-dom ${url} exited with ${code}:\n${m.output(20)}`);
+  return dom;
+}
+
+/** Decodes the five entities our status page's escaping produces, plus &amp;-style named ones. */
+export function htmlText(s: string): string {
+  return s
+    .replace(/<[^>]*>/g, '')
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+/**
+ * A Node binary reachable under a path of our choosing (a hard link, or a copy when the
+ * filesystem refuses links), so a child's /proc/<pid>/exe shows that path.
+ */
+export function nodeAt(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const target = path.join(dir, 'node');
+  try {
+    fs.linkSync(process.execPath, target);
+  } catch {
+    fs.copyFileSync(process.execPath, target);
+    fs.chmodSync(target, 0o755);
+  }
+  return target;
+}
