@@ -1,8 +1,10 @@
 /**
  * A page for people: what the daemon sees right now. Plain server-rendered
- * HTML, no scripts, readable on a phone; the same data as JSON at
- * /api/status. Every value from the host (process names, paths) is escaped:
- * any local user chooses those strings.
+ * HTML, no scripts, readable on a phone, reloading itself every 30 s; the same
+ * data as JSON at /api/status. Every interpolated string is escaped, not only
+ * the ones from the host (process names, paths, which any local user chooses):
+ * a browser test (test/pipelines/status-page.test.ts) loads pages built from
+ * hostile values and checks nothing in them runs.
  */
 import type { Daemon } from '../daemon';
 import type { Route } from './server';
@@ -26,6 +28,8 @@ export interface StatusPort {
 
 export interface StatusData {
   version: string;
+  /** service.name: the `job` on every export path. */
+  service: string;
   now: string;
   ports: StatusPort[];
   processes: Array<{ processName: string; exePath: string; pids: number[]; alive?: 0 | 1 }>;
@@ -69,6 +73,7 @@ export function statusData(d: Daemon): StatusData {
   const o = d.stats.otlp;
   return {
     version: VERSION,
+    service: d.config.serviceName,
     now: new Date().toISOString(),
     ports,
     processes: d.pool.processes().map((p) => ({ processName: p.processName, exePath: p.exePath, pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
@@ -94,27 +99,36 @@ export function escapeHtml(s: string): string {
 const state = (v: 0 | 1 | undefined, up = 'up', down = 'DOWN'): string =>
   v === undefined ? '<span class="na">–</span>' : v === 1 ? `<span class="up">${up}</span>` : `<span class="down">${down}</span>`;
 
+/** Seconds between automatic reloads of the page. */
+export const STATUS_REFRESH_SECONDS = 30;
+
 export function renderStatusPage(s: StatusData, telemetryPath: string): string {
   const e = escapeHtml;
+  const ms = (seconds: number): string => `${(seconds * 1000).toFixed(2)} ms`;
   const rows = s.ports
     .map(
       (p) =>
-        `<tr><td>${p.protocol}</td><td>${p.port}</td><td>${e(p.processName)}</td><td class="path">${e(p.exePath)}</td><td>${p.pid}</td>` +
+        `<tr><td>${e(p.protocol)}</td><td>${p.port}</td><td>${e(p.processName)}</td><td class="path">${e(p.exePath)}</td><td>${p.pid}</td>` +
+        `<td class="path">${e(p.addresses.join(' '))}</td>` +
         `<td>${p.protocol === 'tcp' ? state(p.tcpAlive) : state(p.udpAlive)}</td>` +
-        `<td>${p.responseSeconds !== undefined && p.tcpAlive === 1 ? (p.responseSeconds * 1000).toFixed(2) + ' ms' : ''}</td>` +
-        `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${p.lastCheck ?? ''}</td></tr>`,
+        `<td>${p.responseSeconds !== undefined && p.tcpAlive === 1 ? ms(p.responseSeconds) : ''}</td>` +
+        `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${e(p.lastCheck ?? '')}</td></tr>`,
     )
     .join('\n');
-  const excluded = s.excluded.map((x) => `<tr><td>${x.protocol}</td><td>${x.port}</td><td>${e(x.processName)}</td><td>${x.pid}</td><td>${e(x.reason)}</td></tr>`).join('\n');
+  const excluded = s.excluded.map((x) => `<tr><td>${e(x.protocol)}</td><td>${x.port}</td><td>${e(x.processName)}</td><td>${x.pid}</td><td>${e(x.reason)}</td></tr>`).join('\n');
   const procs = s.processes.map((p) => `<tr><td>${e(p.processName)}</td><td class="path">${e(p.exePath)}</td><td>${p.pids.join(', ')}</td><td>${state(p.alive)}</td></tr>`).join('\n');
   const stages = Object.entries(s.stages)
-    .map(([k, v]) => `<tr><td>${k}</td><td>${state(v.success, 'ok', 'FAILED')}</td><td>${(v.durationSeconds * 1000).toFixed(1)} ms</td><td>${v.lastRun}</td><td>${v.runs}</td><td>${e(v.lastError ?? '')}</td></tr>`)
+    .map(([k, v]) => `<tr><td>${e(k)}</td><td>${state(v.success, 'ok', 'FAILED')}</td><td>${(v.durationSeconds * 1000).toFixed(1)} ms</td><td>${e(v.lastRun)}</td><td>${v.runs}</td><td>${v.failures}</td><td>${e(v.lastError ?? '')}</td></tr>`)
     .join('\n');
   const otlp = s.otlp.enabled
-    ? `${state(s.otlp.up, 'healthy', 'FAILING')} to <code>${e(s.otlp.endpoint ?? '')}</code>: ${s.otlp.exports} exports, ${s.otlp.failures} failed${s.otlp.lastError ? `; last error: ${e(s.otlp.lastError)}` : ''}`
-    : 'disabled';
+    ? `${state(s.otlp.up, 'healthy', 'FAILING')} to <code>${e(s.otlp.endpoint ?? '')}</code>: ${s.otlp.exports} exports, ${s.otlp.failures} failed` +
+      `${s.otlp.lastSuccess ? `; last success ${e(s.otlp.lastSuccess)}` : ''}${s.otlp.lastError ? `; last error: ${e(s.otlp.lastError)}` : ''}`
+    : 'disabled (OTEL_METRICS_EXPORTER)';
+  const down = s.ports.filter((p) => (p.protocol === 'tcp' ? p.tcpAlive : p.udpAlive) === 0).length;
+  const hung = s.ports.filter((p) => p.isHttp && p.httpAlive === 0 && p.tcpAlive === 1).length;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="${STATUS_REFRESH_SECONDS}">
 <title>otel-host-receiver</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
@@ -124,18 +138,19 @@ th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-
 .up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
 </style></head><body>
 <h1>otel-host-receiver ${e(s.version)}</h1>
-<p><a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
+<p>job <code>${e(s.service)}</code> · <a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
+<p id="summary">${s.ports.length} ports: ${down === 0 ? '<span class="up">none down</span>' : `<span class="down">${down} down</span>`}${hung > 0 ? `, <span class="down">${hung} HTTP hung</span>` : ''}.</p>
 <h2>Ports (${s.ports.length})</h2>
-<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th></tr></thead>
+<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>Bound on</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
 <h2>Processes (${s.processes.length})</h2>
 <div class="wrap"><table id="processes"><thead><tr><th>Process</th><th>Executable</th><th>PIDs</th><th>Alive</th></tr></thead><tbody>${procs}</tbody></table></div>
 <h2>Excluded (${s.excluded.length})</h2>
 <div class="wrap"><table id="excluded"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>PID</th><th>Matched</th></tr></thead><tbody>${excluded}</tbody></table></div>
-<p>Unowned listening sockets: ${s.discovery.unownedSockets}; processes with unreadable fd tables: ${s.discovery.unreadableProcesses}.</p>
+<p>Unowned listening sockets: ${s.discovery.unownedSockets}; processes with unreadable fd tables: ${s.discovery.unreadableProcesses}${s.discovery.unreadableProcesses > 0 ? ' (run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)' : ''}.</p>
 <h2>OTLP export</h2><p id="otlp">${otlp}</p>
 <h2>Stages</h2>
-<div class="wrap"><table id="stages"><thead><tr><th>Stage</th><th>Last</th><th>Duration</th><th>Last run</th><th>Runs</th><th>Last error</th></tr></thead><tbody>${stages}</tbody></table></div>
+<div class="wrap"><table id="stages"><thead><tr><th>Stage</th><th>Last</th><th>Duration</th><th>Last run</th><th>Runs</th><th>Failures</th><th>Last error</th></tr></thead><tbody>${stages}</tbody></table></div>
 </body></html>
 `;
 }

@@ -1,0 +1,127 @@
+/**
+ * The status page in a real browser (headless Chromium, `--dump-dom`: the DOM after scripts
+ * ran and the page finished loading). A port this test opens must show up with its process;
+ * hostile process names and executable paths - real ones, from /proc, and worse ones in a
+ * page rendered from crafted data - must show as text and run nothing.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { renderStatusPage, type StatusData } from '../../src/export/status-page';
+import { chromiumDumpDom, htmlText, httpGet, nodeAt, startDaemon, startListener, tempDir, waitFor, type Daemon, type Listener } from '../helpers/pipelines';
+
+const TITLE = 'otel-host-receiver';
+
+/** The cells of the row of table `tableId` whose cell `col` reads `key` (cells decoded to text). */
+function row(dom: string, tableId: string, col: number, key: string): string[] | undefined {
+  const table = new RegExp(`<table id="${tableId}">([\\s\\S]*?)</table>`).exec(dom)?.[1];
+  assert.ok(table, `no table #${tableId} in the page`);
+  for (const tr of table.match(/<tr>[\s\S]*?<\/tr>/g) ?? []) {
+    const cells = (tr.match(/<td[^>]*>[\s\S]*?<\/td>/g) ?? []).map(htmlText);
+    if (cells[col] === key) return cells;
+  }
+  return undefined;
+}
+
+/** Elements the page never contains itself; any of them in the DOM came from injected text. */
+function injectedElements(dom: string): string[] {
+  return dom.match(/<(script|img|svg|iframe|b|object|embed)\b[^>]*>/gi) ?? [];
+}
+
+describe('status page in headless Chromium', { timeout: 120_000 }, () => {
+  let daemon: Daemon;
+  let svc: Listener;
+  let hostile: Listener;
+  // comm (15 bytes max): markup and both quote characters
+  const hostileComm = `<b>"x'&</b>`;
+  let hostileExe: string;
+
+  before(async () => {
+    // An executable path that is live markup if a page forgets to escape it: a hard link to
+    // node inside a directory named like an <img> tag with an onerror handler.
+    const dir = path.join(tempDir('status'), `<img src=x onerror="document.title='pwned'">`);
+    hostileExe = nodeAt(dir);
+    svc = await startListener({ title: 'pl-status-svc', http: true });
+    hostile = await startListener({ title: hostileComm, execPath: hostileExe });
+    daemon = await startDaemon();
+    await waitFor('both listeners probed and in /api/status', async () => {
+      const r = await httpGet(`${daemon.baseUrl}/api/status`);
+      const s = JSON.parse(r.body) as StatusData;
+      const mine = s.ports.find((p) => p.port === svc.tcpPort);
+      const evil = s.ports.find((p) => p.port === hostile.tcpPort);
+      return mine?.tcpAlive === 1 && mine.isHttp && evil?.tcpAlive === 1 ? true : undefined;
+    }, 30_000);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await svc?.stop();
+    await hostile?.stop();
+  });
+
+  it('shows the port the test opened, with protocol, process name, executable, pid and state', async () => {
+    const dom = await chromiumDumpDom(`${daemon.baseUrl}/`);
+    assert.match(dom, new RegExp(`<title>${TITLE}</title>`));
+    const cells = row(dom, 'ports', 1, String(svc.tcpPort));
+    assert.ok(cells, `port ${svc.tcpPort} is not on the page`);
+    const [proto, , processName, exe, pid, boundOn, state, connect, httpState] = cells;
+    assert.equal(proto, 'tcp');
+    assert.equal(processName, 'pl-status-svc');
+    assert.equal(exe, fs.realpathSync(process.execPath));
+    assert.equal(pid, String(svc.pid));
+    assert.equal(boundOn, '127.0.0.1');
+    assert.equal(state, 'up');
+    assert.match(connect!, /^\d+\.\d+ ms$/);
+    assert.equal(httpState, 'up');
+    // its process in the processes table
+    const proc = row(dom, 'processes', 0, 'pl-status-svc');
+    assert.ok(proc);
+    assert.equal(proc[3], 'up');
+  });
+
+  it('a hostile process name and executable path from /proc are shown as text, nothing runs', async () => {
+    assert.equal(fs.readlinkSync(`/proc/${hostile.pid}/exe`), hostileExe, 'precondition: /proc shows the hostile exe path');
+    assert.equal(fs.readFileSync(`/proc/${hostile.pid}/comm`, 'utf8').trimEnd(), hostileComm);
+    const dom = await chromiumDumpDom(`${daemon.baseUrl}/`);
+    assert.match(dom, new RegExp(`<title>${TITLE}</title>`), 'the injected onerror handler changed the title');
+    assert.deepEqual(injectedElements(dom), [], 'markup from /proc became elements');
+    const cells = row(dom, 'ports', 1, String(hostile.tcpPort));
+    assert.ok(cells, `port ${hostile.tcpPort} is not on the page`);
+    assert.equal(cells[2], hostileComm);
+    assert.equal(cells[3], hostileExe);
+  });
+
+  it('a page rendered from worse values (scripts, attribute breakouts, everywhere) runs nothing', async () => {
+    const payloads = [
+      `<script>document.title='pwned'</script>`,
+      `"><img src=x onerror="document.title='pwned'">`,
+      `'><svg onload="document.title='pwned'"></svg>`,
+      `</td></tr></table><iframe src="javascript:parent.document.title='pwned'"></iframe>`,
+    ];
+    const p = (i: number): string => payloads[i % payloads.length]!;
+    const data: StatusData = {
+      version: p(0),
+      service: p(1),
+      now: p(2),
+      ports: [
+        { protocol: 'tcp', port: 1, processName: p(0), exePath: p(1), pid: 7, addresses: [p(2)], tcpAlive: 1, responseSeconds: 0.001, httpAlive: 0, isHttp: true, lastCheck: p(3) },
+        { protocol: 'udp', port: 2, processName: p(1), exePath: p(2), pid: 8, addresses: [p(3)], isHttp: false, udpAlive: 0 },
+      ],
+      processes: [{ processName: p(2), exePath: p(3), pids: [7], alive: 1 }],
+      excluded: [{ protocol: 'tcp', port: 3, processName: p(3), pid: 9, reason: p(0) }],
+      stages: { [p(1)]: { durationSeconds: 0.01, success: 0, lastRun: p(2), runs: 1, failures: 1, lastError: p(3) } },
+      otlp: { enabled: true, endpoint: p(0), up: 0, exports: 1, failures: 1, lastError: p(1), lastSuccess: p(2) },
+      discovery: { unownedSockets: 0, unreadableProcesses: 0 },
+    };
+    const file = path.join(tempDir('status-unit'), 'status.html');
+    fs.writeFileSync(file, renderStatusPage(data, `/metrics"><script>document.title='pwned'</script>`));
+    const dom = await chromiumDumpDom(`file://${file}`);
+    assert.match(dom, new RegExp(`<title>${TITLE}</title>`), 'an injected script or handler ran');
+    assert.deepEqual(injectedElements(dom), [], 'payload markup became elements');
+    // Every payload is visible as text exactly as given.
+    const text = htmlText(dom);
+    for (const payload of payloads) assert.ok(text.includes(payload), `payload not shown as text: ${payload}`);
+    assert.ok(row(dom, 'ports', 2, p(0)), 'the hostile name is a cell of the ports table');
+  });
+});
