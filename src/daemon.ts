@@ -22,6 +22,7 @@ import { buildResource } from './export/resource';
 import { Telemetry } from './export/telemetry';
 import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
+import type { WebAccess } from './export/web-config';
 
 export interface DaemonDeps {
   /** Interface addresses (tests pin them); defaults to os.networkInterfaces(). */
@@ -95,7 +96,7 @@ export class Daemon {
   }
 
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
-  async start(extraRoutes: Route[] = []): Promise<AddressInfo> {
+  async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
     await this.fs.assertUsable();
     this.server = new HttpServer(
       {
@@ -103,11 +104,13 @@ export class Daemon {
         telemetryPath: this.config.telemetryPath,
         maxRequests: this.config.maxRequests,
         routes: [...statusRoutes(this), ...extraRoutes],
+        ...webAccess?.serverOptions(), // --web.config.file: TLS, basic auth, headers on every endpoint
       },
       this.telemetry,
       this.stats,
       this.log,
     );
+    webAccess?.bind(this.server);
     const address = await this.server.listen();
     this.ready = this.cycle().then(() => {
       const r = this.runners;

@@ -26,12 +26,14 @@ export interface ServerOptions {
   maxRequests: number;
   /** Extra routes (status page, lifecycle). */
   routes?: Route[];
-  /** Runs before routing; returns false when it has answered (auth). */
-  guard?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** Runs before routing; returns (or resolves to) false when it has answered (auth). */
+  guard?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
   /** Extra response headers on every answer (web config http_server_config.headers). */
   headers?: () => Record<string, string>;
   /** TLS options; plain HTTP when undefined. */
   tls?: https.ServerOptions;
+  /** A request's headers (and, with TLS, the handshake) must arrive within this many ms. Default 10 s. */
+  headersTimeout?: number;
 }
 
 export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
@@ -59,10 +61,17 @@ export class HttpServer {
 
   async listen(): Promise<AddressInfo> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
-    const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
-    // slow clients: a header must arrive within 10s, a whole request within 30s
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // slow clients: a header must arrive within 10s (by default), a whole request within 30s;
+    // timeouts are checked every second (Node's default is every 30 s, which lets a 10 s limit run to 40 s)
+    const headersTimeout = this.options.headersTimeout ?? 10_000;
+    const timeouts: http.ServerOptions = {
+      headersTimeout,
+      requestTimeout: Math.max(30_000, headersTimeout),
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 2)),
+    };
+    const server = this.options.tls
+      ? https.createServer({ ...this.options.tls, ...timeouts, handshakeTimeout: headersTimeout }, handler)
+      : http.createServer(timeouts, handler);
     server.keepAliveTimeout = 5_000;
     server.on('clientError', (_err, socket) => socket.destroy());
     this.server = server;
@@ -79,7 +88,13 @@ export class HttpServer {
 
   /** Replaces TLS material in place (reload); new connections use it. */
   setSecureContext(tls: https.ServerOptions): void {
-    if (this.server instanceof https.Server) this.server.setSecureContext(tls);
+    if (!(this.server instanceof https.Server)) return;
+    this.server.setSecureContext(tls);
+    // Client-certificate policy is not part of the secure context: Node reads these two server
+    // fields for every new connection, so set them too (the web-config guard re-checks per request).
+    const s = this.server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+    s.requestCert = tls.requestCert === true;
+    s.rejectUnauthorized = tls.rejectUnauthorized !== false;
   }
 
   async close(): Promise<void> {
@@ -99,7 +114,7 @@ export class HttpServer {
     this.inFlight++;
     try {
       for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
-      if (this.options.guard && !this.options.guard(req, res)) return;
+      if (this.options.guard && !(await this.options.guard(req, res))) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (url.pathname === this.options.telemetryPath && method === 'GET') {
