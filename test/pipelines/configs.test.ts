@@ -78,7 +78,8 @@ test('Prometheus 3.x OTLP-receiver config: otlp section per the 3.x docs, the re
   assert.match(read('prometheus/otlp-receiver.yml'), /\/api\/v1\/otlp\/v1\/metrics/);
   // promtool 2.42 predates `otlp:`; everything else must still be valid.
   const dir = tempDir('prom3');
-  const { otlp: _otlp, ...rest } = doc;
+  const rest: Record<string, unknown> = { ...doc };
+  delete rest.otlp;
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(rest));
   fs.copyFileSync(path.join(CONFIG_DIR, 'prometheus/alerts.yml'), path.join(dir, 'alerts.yml'));
   ok(promtool(['check', 'config', path.join(dir, 'prometheus.yml')]), 'promtool check config (otlp-receiver.yml without otlp:)');
