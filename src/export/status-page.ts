@@ -26,6 +26,22 @@ export interface StatusPort {
   lastCheck?: string;
 }
 
+/** Main figures of one process group, read from the namedprocess_namegroup_* families. */
+export interface StatusGroup {
+  groupname: string;
+  procs?: number;
+  threads?: number;
+  /** user + system, cumulative. */
+  cpuSeconds?: number;
+  residentBytes?: number;
+  virtualBytes?: number;
+  openFds?: number;
+  worstFdRatio?: number;
+}
+
+/** The page lists at most this many groups (by resident memory); /api/status has them all. */
+export const STATUS_PAGE_MAX_GROUPS = 50;
+
 export interface StatusData {
   version: string;
   /** service.name: the `job` on every export path. */
@@ -33,6 +49,8 @@ export interface StatusData {
   now: string;
   ports: StatusPort[];
   processes: Array<{ processName: string; exePath: string; pids: number[]; alive?: 0 | 1 }>;
+  /** Process groups, largest resident memory first; empty when per-process metrics are off or not sampled yet. */
+  groups: StatusGroup[];
   excluded: Array<{ protocol: string; port: number; processName: string; pid: number; reason: string }>;
   stages: Record<string, { durationSeconds: number; success: 0 | 1; lastRun: string; runs: number; failures: number; lastError?: string }>;
   otlp: { enabled: boolean; endpoint?: string; up: 0 | 1; exports: number; failures: number; lastError?: string; lastSuccess?: string };
@@ -40,6 +58,48 @@ export interface StatusData {
 }
 
 const iso = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString() : undefined);
+
+const GROUP_PREFIX = 'namedprocess_namegroup_';
+
+/**
+ * Groups from the same families the exports carry (the metric contract), not from the
+ * collector's internals: what the page shows is what Prometheus gets.
+ */
+export function processGroups(d: Daemon): StatusGroup[] {
+  const groups = new Map<string, StatusGroup>();
+  for (const f of d.producer.families()) {
+    const family = f.spec.name;
+    if (!family.startsWith(GROUP_PREFIX)) continue;
+    for (const p of f.points) {
+      const groupname = p.attributes.groupname;
+      if (groupname === undefined) continue;
+      let g = groups.get(groupname);
+      if (!g) groups.set(groupname, (g = { groupname }));
+      switch (family.slice(GROUP_PREFIX.length)) {
+        case 'num_procs':
+          g.procs = p.value;
+          break;
+        case 'num_threads':
+          g.threads = p.value;
+          break;
+        case 'cpu_seconds_total':
+          g.cpuSeconds = (g.cpuSeconds ?? 0) + p.value;
+          break;
+        case 'memory_bytes':
+          if (p.attributes.memtype === 'resident') g.residentBytes = p.value;
+          else if (p.attributes.memtype === 'virtual') g.virtualBytes = p.value;
+          break;
+        case 'open_filedesc':
+          g.openFds = p.value;
+          break;
+        case 'worst_fd_ratio':
+          g.worstFdRatio = p.value;
+          break;
+      }
+    }
+  }
+  return [...groups.values()].sort((a, b) => (b.residentBytes ?? 0) - (a.residentBytes ?? 0) || a.groupname.localeCompare(b.groupname));
+}
 
 export function statusData(d: Daemon): StatusData {
   const ports = d.pool
@@ -77,6 +137,7 @@ export function statusData(d: Daemon): StatusData {
     now: new Date().toISOString(),
     ports,
     processes: d.pool.processes().map((p) => ({ processName: p.processName, exePath: p.exePath, pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
+    groups: processGroups(d),
     excluded: d.pool.excluded().map((x) => ({ ...x })),
     stages,
     otlp: {
@@ -98,6 +159,20 @@ export function escapeHtml(s: string): string {
 
 const state = (v: 0 | 1 | undefined, up = 'up', down = 'DOWN'): string =>
   v === undefined ? '<span class="na">–</span>' : v === 1 ? `<span class="up">${up}</span>` : `<span class="down">${down}</span>`;
+
+function bytes(n: number | undefined): string {
+  if (n === undefined) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+const num = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
 
 /** Seconds between automatic reloads of the page. */
 export const STATUS_REFRESH_SECONDS = 30;
@@ -124,6 +199,20 @@ export function renderStatusPage(s: StatusData, telemetryPath: string): string {
     ? `${state(s.otlp.up, 'healthy', 'FAILING')} to <code>${e(s.otlp.endpoint ?? '')}</code>: ${s.otlp.exports} exports, ${s.otlp.failures} failed` +
       `${s.otlp.lastSuccess ? `; last success ${e(s.otlp.lastSuccess)}` : ''}${s.otlp.lastError ? `; last error: ${e(s.otlp.lastError)}` : ''}`
     : 'disabled (OTEL_METRICS_EXPORTER)';
+  const shownGroups = s.groups.slice(0, STATUS_PAGE_MAX_GROUPS);
+  const groups = shownGroups
+    .map(
+      (g) =>
+        `<tr><td>${e(g.groupname)}</td><td>${num(g.procs)}</td><td>${num(g.threads)}</td><td>${g.cpuSeconds === undefined ? '' : `${g.cpuSeconds.toFixed(2)} s`}</td>` +
+        `<td>${bytes(g.residentBytes)}</td><td>${bytes(g.virtualBytes)}</td><td>${num(g.openFds)}</td>` +
+        `<td${(g.worstFdRatio ?? 0) > 0.9 ? ' class="down"' : ''}>${g.worstFdRatio === undefined ? '' : `${(g.worstFdRatio * 100).toFixed(1)} %`}</td></tr>`,
+    )
+    .join('\n');
+  const groupsSection =
+    s.groups.length === 0
+      ? '<p id="groups-none">No per-process metrics: --collector.namedprocess is off, or the first sample has not run yet.</p>'
+      : `${s.groups.length > shownGroups.length ? `<p>The ${shownGroups.length} largest by resident memory; all ${s.groups.length} are in <a href="/api/status">JSON</a>.</p>` : ''}` +
+        `<div class="wrap"><table id="groups"><thead><tr><th>Group</th><th>Procs</th><th>Threads</th><th>CPU time</th><th>Resident</th><th>Virtual</th><th>Open fds</th><th>Worst fd ratio</th></tr></thead><tbody>${groups}</tbody></table></div>`;
   const down = s.ports.filter((p) => (p.protocol === 'tcp' ? p.tcpAlive : p.udpAlive) === 0).length;
   const hung = s.ports.filter((p) => p.isHttp && p.httpAlive === 0 && p.tcpAlive === 1).length;
   return `<!doctype html>
@@ -145,6 +234,8 @@ th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-
 <tbody>${rows}</tbody></table></div>
 <h2>Processes (${s.processes.length})</h2>
 <div class="wrap"><table id="processes"><thead><tr><th>Process</th><th>Executable</th><th>PIDs</th><th>Alive</th></tr></thead><tbody>${procs}</tbody></table></div>
+<h2>Process groups (${s.groups.length})</h2>
+${groupsSection}
 <h2>Excluded (${s.excluded.length})</h2>
 <div class="wrap"><table id="excluded"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>PID</th><th>Matched</th></tr></thead><tbody>${excluded}</tbody></table></div>
 <p>Unowned listening sockets: ${s.discovery.unownedSockets}; processes with unreadable fd tables: ${s.discovery.unreadableProcesses}${s.discovery.unreadableProcesses > 0 ? ' (run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)' : ''}.</p>

@@ -8,8 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { renderStatusPage, type StatusData } from '../../src/export/status-page';
-import { chromiumDumpDom, htmlText, httpGet, nodeAt, startDaemon, startListener, tempDir, waitFor, type Daemon, type Listener } from '../helpers/pipelines';
+import { processGroups, renderStatusPage, statusData, type StatusData } from '../../src/export/status-page';
+import { loadConfig, type Config } from '../../src/config/options';
+import { Daemon as InProcessDaemon } from '../../src/daemon';
+import { silentLogger } from '../../src/log';
+import { PORT_FAMILIES, type FamilySpec } from '../../src/metrics/contract';
+import { chromiumDumpDom, htmlText, httpGet, nodeAt, repoPath, startDaemon, startListener, tempDir, waitFor, type Daemon, type Listener } from '../helpers/pipelines';
 
 const TITLE = 'otel-host-receiver';
 
@@ -109,6 +113,7 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
         { protocol: 'udp', port: 2, processName: p(1), exePath: p(2), pid: 8, addresses: [p(3)], isHttp: false, udpAlive: 0 },
       ],
       processes: [{ processName: p(2), exePath: p(3), pids: [7], alive: 1 }],
+      groups: [{ groupname: p(3), procs: 1, threads: 2, cpuSeconds: 1.5, residentBytes: 4096, virtualBytes: 8192, openFds: 9, worstFdRatio: 0.95 }],
       excluded: [{ protocol: 'tcp', port: 3, processName: p(3), pid: 9, reason: p(0) }],
       stages: { [p(1)]: { durationSeconds: 0.01, success: 0, lastRun: p(2), runs: 1, failures: 1, lastError: p(3) } },
       otlp: { enabled: true, endpoint: p(0), up: 0, exports: 1, failures: 1, lastError: p(1), lastSuccess: p(2) },
@@ -123,5 +128,50 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
     const text = htmlText(dom);
     for (const payload of payloads) assert.ok(text.includes(payload), `payload not shown as text: ${payload}`);
     assert.ok(row(dom, 'ports', 2, p(0)), 'the hostile name is a cell of the ports table');
+  });
+});
+
+describe('status page: process groups', () => {
+  it('come from the namedprocess_namegroup_* families the exports carry, largest first', async () => {
+    const r = loadConfig([`--path.procfs=${repoPath('test', 'fixtures', 'proc-pipelines', 'proc')}`, '--metrics.exporter=prometheus'], {});
+    assert.equal(r.kind, 'config');
+    const d = new InProcessDaemon((r as { config: Config }).config, silentLogger);
+    try {
+      // Two groups as process-exporter names and labels them; specs shaped like the contract's.
+      const spec = (name: string, type: 'gauge' | 'counter', labels: string[]): FamilySpec => ({ ...PORT_FAMILIES.tcpAlive, name, type, labels, group: 'namedprocess', unit: '' });
+      d.addSource(() => [
+        { spec: spec('namedprocess_namegroup_num_procs', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'small_1' }, value: 1 }, { attributes: { groupname: 'big<b>_2' }, value: 3 }] },
+        { spec: spec('namedprocess_namegroup_cpu_seconds_total', 'counter', ['groupname', 'mode']), points: [
+          { attributes: { groupname: 'big<b>_2', mode: 'user' }, value: 10 },
+          { attributes: { groupname: 'big<b>_2', mode: 'system' }, value: 2.5 },
+        ] },
+        { spec: spec('namedprocess_namegroup_memory_bytes', 'gauge', ['groupname', 'memtype']), points: [
+          { attributes: { groupname: 'small_1', memtype: 'resident' }, value: 1024 },
+          { attributes: { groupname: 'big<b>_2', memtype: 'resident' }, value: 3 * 1024 * 1024 },
+          { attributes: { groupname: 'big<b>_2', memtype: 'virtual' }, value: 1024 ** 3 },
+        ] },
+        { spec: spec('namedprocess_namegroup_open_filedesc', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'big<b>_2' }, value: 950 }] },
+        { spec: spec('namedprocess_namegroup_worst_fd_ratio', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'big<b>_2' }, value: 0.95 }] },
+      ]);
+      const groups = processGroups(d).filter((g) => g.groupname === 'small_1' || g.groupname === 'big<b>_2');
+      assert.deepEqual(groups, [
+        { groupname: 'big<b>_2', procs: 3, cpuSeconds: 12.5, residentBytes: 3 * 1024 * 1024, virtualBytes: 1024 ** 3, openFds: 950, worstFdRatio: 0.95 },
+        { groupname: 'small_1', procs: 1, residentBytes: 1024 },
+      ]);
+      const html = renderStatusPage(statusData(d), '/metrics');
+      const big = row(html, 'groups', 0, 'big<b>_2');
+      assert.deepEqual(big, ['big<b>_2', '3', '', '12.50 s', '3.0 MiB', '1.0 GiB', '950', '95.0 %']);
+      assert.ok(!html.includes('big<b>'), 'group names are escaped');
+    } finally {
+      await d.stop(100);
+    }
+  });
+
+  it('say so when there are none', () => {
+    const html = renderStatusPage(
+      { version: '0', service: 's', now: 'n', ports: [], processes: [], groups: [], excluded: [], stages: {}, otlp: { enabled: false, up: 1, exports: 0, failures: 0 }, discovery: { unownedSockets: 0, unreadableProcesses: 0 } },
+      '/metrics',
+    );
+    assert.match(html, /<p id="groups-none">/);
   });
 });
