@@ -29,7 +29,8 @@
  * - Unknown users are checked against a fixed dummy hash, so response time
  *   does not reveal which user names exist. Verdicts (success and failure) are
  *   cached by a SHA-256 of (user, stored hash, password): a scrape every 15 s
- *   costs one bcrypt at start, then a hash lookup. bcrypt runs one at a time.
+ *   costs one bcrypt at start, then a hash lookup. bcrypt runs one at a time,
+ *   in a worker thread, so wrong passwords cannot stall scrapes.
  *
  * Differences, each deliberate: hashes are validated at load (a typo fails at
  * start, not on the first scrape); `rate_limit.burst` must be >= 1 when an
@@ -48,6 +49,7 @@ import type * as http from 'node:http';
 import type * as https from 'node:https';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { Worker } from 'node:worker_threads';
 import * as bcrypt from 'bcryptjs';
 import * as YAML from 'yaml';
 import { ConfigError } from '../config/options';
@@ -524,6 +526,71 @@ const DUMMY_HASH = '$2b$10$zWdHDXkDTm5El7KQ.u6/O.zxxKo8xs0iNItNmWKV4RHEDRKczVM1W
 /** Verdicts kept; a handful of scrapers use a handful of credentials. */
 const AUTH_CACHE_SIZE = 256;
 
+/**
+ * bcrypt off the event loop. bcryptjs is plain JavaScript: one check at cost
+ * 10 is ~100 ms of CPU, and its async API still runs in 100 ms slices on the
+ * main thread, so a stream of wrong passwords would stall every scrape. One
+ * worker thread, started on the first check that misses the cache, runs them
+ * one at a time; if it cannot run, checks fall back to the main thread.
+ */
+class BcryptWorker {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, { resolve(ok: boolean): void; reject(err: Error): void }>();
+  private nextId = 0;
+  private broken = false;
+
+  compare(password: string, hash: string): Promise<boolean> {
+    if (this.broken) return bcrypt.compare(password, hash);
+    const w = this.worker ?? this.start();
+    if (!w) return bcrypt.compare(password, hash);
+    const id = this.nextId++;
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, password, hash });
+      if (this.pending.size === 1) w.ref(); // keep the process up only while a check runs
+    });
+  }
+
+  private start(): Worker | undefined {
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const bcrypt = require(${JSON.stringify(require.resolve('bcryptjs'))});
+      parentPort.on('message', ({ id, password, hash }) => {
+        let ok = false;
+        try { ok = bcrypt.compareSync(password, hash); } catch { ok = false; }
+        parentPort.postMessage({ id, ok });
+      });`;
+    try {
+      const w = new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+      w.unref();
+      w.on('message', (m: { id: number; ok: boolean }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (this.pending.size === 0) w.unref();
+        p?.resolve(m.ok);
+      });
+      const fail = (err: Error): void => {
+        this.worker = undefined;
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+      };
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`bcrypt worker exited with ${code}`)));
+      this.worker = w;
+      return w;
+    } catch {
+      this.broken = true;
+      return undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
+
 interface Active {
   config: WebConfig;
   /** sha256(user, stored hash, password) -> verdict. */
@@ -551,8 +618,8 @@ export class WebAccess {
   private readonly targets: TlsTarget[] = [];
   /** Whether the server was built with TLS (fixed for the life of the socket); undefined before serverOptions(). */
   private servingTls: boolean | undefined;
-  /** One bcrypt at a time: it is CPU-bound and blocks the event loop in slices. */
-  private bcryptQueue: Promise<unknown> = Promise.resolve();
+  /** One bcrypt at a time, in a worker thread: it is CPU-bound. */
+  private readonly bcrypt = new BcryptWorker();
   /** Counters for tests and logs. */
   readonly counts = { bcrypt: 0, cacheHits: 0, denied: 0, rateLimited: 0 };
 
@@ -581,6 +648,11 @@ export class WebAccess {
     const tlsOptions = this.tlsOptions();
     this.servingTls = tlsOptions !== undefined;
     return { guard: this.guard, headers: this.headers, tls: tlsOptions };
+  }
+
+  /** Stops the bcrypt worker thread (it is unref'd, so this is only needed for tidy tests). */
+  async close(): Promise<void> {
+    await this.bcrypt.stop();
   }
 
   /** Registers a server whose TLS material follows reloads. */
@@ -677,16 +749,12 @@ export class WebAccess {
       this.counts.cacheHits++;
       return cached && stored !== undefined;
     }
-    const run = this.bcryptQueue.then(() => {
-      this.counts.bcrypt++;
-      return bcrypt.compare(password, hash);
-    });
-    this.bcryptQueue = run.catch(() => undefined);
+    this.counts.bcrypt++;
     let ok: boolean;
     try {
-      ok = (await run) && stored !== undefined;
+      ok = (await this.bcrypt.compare(password, hash)) && stored !== undefined;
     } catch {
-      ok = false;
+      return false; // the worker died mid-check: refuse this once (uncached), a new worker serves the next
     }
     if (a.cache.size >= AUTH_CACHE_SIZE) a.cache.delete(a.cache.keys().next().value!);
     a.cache.set(key, ok);

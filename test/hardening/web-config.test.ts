@@ -35,12 +35,15 @@ const ALICE_PW = 'correct horse battery staple';
 let aliceHash2y: string;
 const BOB_PW = 'hunter2';
 let bobHash: string;
+const CAROL_PW = 'slow hash';
+let carolHash: string;
 
 before(() => {
   tmp = tempDir();
   pki = makePki(tmp.dir);
   aliceHash2y = bcrypt.hashSync(ALICE_PW, 10).replace(/^\$2[ab]\$/, '$2y$');
   bobHash = bcrypt.hashSync(BOB_PW, 4);
+  carolHash = bcrypt.hashSync(CAROL_PW, 12);
 });
 after(() => tmp.remove());
 
@@ -131,14 +134,17 @@ describe('basic auth and headers', () => {
 
   before(async () => {
     file = writeConfig(
-      `basic_auth_users:\n  alice: ${JSON.stringify(aliceHash2y)}\n  bob: '${bobHash}'\n` +
+      `basic_auth_users:\n  alice: ${JSON.stringify(aliceHash2y)}\n  bob: '${bobHash}'\n  carol: '${carolHash}'\n` +
         `http_server_config:\n  headers:\n    X-Frame-Options: deny\n    x-content-type-options: nosniff\n    Content-Security-Policy: "default-src 'none'"\n`,
     );
     access = await WebAccess.load(file, silentLogger);
     daemon = new Daemon(config(), silentLogger);
     base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
   });
-  after(async () => daemon.stop(0));
+  after(async () => {
+    await daemon.stop(0);
+    await access.close();
+  });
 
   test('no credentials, a wrong password or an unknown user: 401 with WWW-Authenticate, on every endpoint', async () => {
     for (const p of ['/metrics', '/', '/api/status', '/healthz', '/nope']) {
@@ -181,6 +187,30 @@ describe('basic auth and headers', () => {
     const afterWrong = access.counts.bcrypt;
     await fetchUrl(`${base}/healthz`, { headers: { authorization: basic('alice', 'nope') } });
     assert.equal(access.counts.bcrypt, afterWrong);
+  });
+
+  test('bcrypt runs off the event loop: a cost-12 check does not stall other requests', async () => {
+    const before = access.counts.bcrypt;
+    let maxGap = 0;
+    let last = Date.now();
+    const tick = setInterval(() => {
+      const now = Date.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 5);
+    const t0 = Date.now();
+    const slow = fetchUrl(`${base}/healthz`, { headers: { authorization: basic('carol', CAROL_PW) } });
+    const quick = await fetchUrl(`${base}/healthz`, { headers: { authorization: basic('bob', BOB_PW) } });
+    const quickMs = Date.now() - t0;
+    const r = await slow;
+    const slowMs = Date.now() - t0;
+    clearInterval(tick);
+    assert.equal(status(r), 200);
+    assert.equal(status(quick), 200);
+    assert.equal(access.counts.bcrypt, before + 1);
+    assert.ok(slowMs > 100, `a cost-12 check took only ${slowMs} ms?`);
+    assert.ok(quickMs < slowMs, `cached credentials waited for the slow check (${quickMs} vs ${slowMs} ms)`);
+    assert.ok(maxGap < 80, `event loop stalled ${maxGap} ms during bcrypt`);
   });
 
   test('reload: a bad file keeps the old users; a good one replaces them', async () => {
