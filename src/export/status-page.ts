@@ -39,7 +39,7 @@ export interface StatusGroup {
   worstFdRatio?: number;
 }
 
-/** The page lists at most this many groups (by resident memory); /api/status has them all. */
+/** The page lists at most this many groups (by resident memory) unless asked for all (`/?groups=all`); /api/status has them all. */
 export const STATUS_PAGE_MAX_GROUPS = 50;
 
 export interface StatusData {
@@ -177,7 +177,7 @@ const num = (n: number | undefined, digits = 0): string => (n === undefined ? ''
 /** Seconds between automatic reloads of the page. */
 export const STATUS_REFRESH_SECONDS = 30;
 
-export function renderStatusPage(s: StatusData, telemetryPath: string): string {
+export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { allGroups?: boolean } = {}): string {
   const e = escapeHtml;
   const ms = (seconds: number): string => `${(seconds * 1000).toFixed(2)} ms`;
   const rows = s.ports
@@ -199,7 +199,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string): string {
     ? `${state(s.otlp.up, 'healthy', 'FAILING')} to <code>${e(s.otlp.endpoint ?? '')}</code>: ${s.otlp.exports} exports, ${s.otlp.failures} failed` +
       `${s.otlp.lastSuccess ? `; last success ${e(s.otlp.lastSuccess)}` : ''}${s.otlp.lastError ? `; last error: ${e(s.otlp.lastError)}` : ''}`
     : 'disabled (OTEL_METRICS_EXPORTER)';
-  const shownGroups = s.groups.slice(0, STATUS_PAGE_MAX_GROUPS);
+  const shownGroups = opts.allGroups ? s.groups : s.groups.slice(0, STATUS_PAGE_MAX_GROUPS);
   const groups = shownGroups
     .map(
       (g) =>
@@ -211,7 +211,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string): string {
   const groupsSection =
     s.groups.length === 0
       ? '<p id="groups-none">No per-process metrics: --collector.namedprocess is off, or the first sample has not run yet.</p>'
-      : `${s.groups.length > shownGroups.length ? `<p>The ${shownGroups.length} largest by resident memory; all ${s.groups.length} are in <a href="/api/status">JSON</a>.</p>` : ''}` +
+      : `${s.groups.length > shownGroups.length ? `<p>The ${shownGroups.length} largest by resident memory; <a href="/?groups=all">show all ${s.groups.length}</a>.</p>` : ''}` +
         `<div class="wrap"><table id="groups"><thead><tr><th>Group</th><th>Procs</th><th>Threads</th><th>CPU time</th><th>Resident</th><th>Virtual</th><th>Open fds</th><th>Worst fd ratio</th></tr></thead><tbody>${groups}</tbody></table></div>`;
   const down = s.ports.filter((p) => (p.protocol === 'tcp' ? p.tcpAlive : p.udpAlive) === 0).length;
   const hung = s.ports.filter((p) => p.isHttp && p.httpAlive === 0 && p.tcpAlive === 1).length;
@@ -248,7 +248,12 @@ ${groupsSection}
 
 export function statusRoutes(d: Daemon): Route[] {
   return [
-    { method: 'GET', path: '/', handle: (_req, res) => send(res, 200, renderStatusPage(statusData(d), d.config.telemetryPath), 'text/html; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/',
+      handle: (_req, res, url) =>
+        send(res, 200, renderStatusPage(statusData(d), d.config.telemetryPath, { allGroups: url.searchParams.get('groups') === 'all' }), 'text/html; charset=utf-8'),
+    },
     { method: 'GET', path: '/api/status', handle: (_req, res) => send(res, 200, JSON.stringify(statusData(d), null, 2) + '\n', 'application/json') },
   ];
 }

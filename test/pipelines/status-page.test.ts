@@ -167,6 +167,17 @@ describe('status page: process groups', () => {
     }
   });
 
+  it('the page lists the 50 largest unless asked for all (/?groups=all)', () => {
+    const groups = Array.from({ length: 60 }, (_, i) => ({ groupname: `g${i}_${i}`, procs: 1, residentBytes: (60 - i) * 1024 }));
+    const data: StatusData = { version: '0', service: 's', now: 'n', ports: [], processes: [], groups, excluded: [], stages: {}, otlp: { enabled: false, up: 1, exports: 0, failures: 0 }, discovery: { unownedSockets: 0, unreadableProcesses: 0 } };
+    const rows = (html: string): number => (/<table id="groups">([\s\S]*?)<\/table>/.exec(html)![1]!.match(/<tr><td>/g) ?? []).length;
+    const page = renderStatusPage(data, '/metrics');
+    assert.equal(rows(page), 50);
+    assert.ok(row(page, 'groups', 0, 'g0_0') && !row(page, 'groups', 0, 'g59_59'));
+    assert.match(page, /<a href="\/\?groups=all">show all 60<\/a>/);
+    assert.equal(rows(renderStatusPage(data, '/metrics', { allGroups: true })), 60);
+  });
+
   it('say so when there are none', () => {
     const html = renderStatusPage(
       { version: '0', service: 's', now: 'n', ports: [], processes: [], groups: [], excluded: [], stages: {}, otlp: { enabled: false, up: 1, exports: 0, failures: 0 }, discovery: { unownedSockets: 0, unreadableProcesses: 0 } },
