@@ -7,6 +7,7 @@
  * bytes, so nothing downstream has to know about USER_HZ or the page size.
  */
 import type { ProcFs } from './proc-fs';
+import { readSmallSync } from './fast-read';
 
 /**
  * USER_HZ, the unit of the tick fields. The kernel reports these to userland
@@ -34,6 +35,8 @@ export interface PidStat {
   state: string;
   /** Field 4, ppid. */
   ppid: number;
+  /** Field 9, flags: the kernel's PF_* bits (PF_KTHREAD marks a kernel thread). */
+  flags: number;
   /** Field 10, minflt: minor faults. */
   minorFaults: number;
   /** Field 12, majflt: major faults. */
@@ -73,6 +76,7 @@ export function parsePidStat(text: string): PidStat {
     comm,
     state: rest[0] ?? '?',
     ppid: field(4),
+    flags: field(9),
     minorFaults: field(10),
     majorFaults: field(12),
     userSeconds: field(14) / USER_HZ,
@@ -87,4 +91,18 @@ export function parsePidStat(text: string): PidStat {
 export async function readPidStat(fs: ProcFs, pid: number, task?: number): Promise<PidStat> {
   const rel = task === undefined ? `${pid}/stat` : `${pid}/task/${task}/stat`;
   return parsePidStat(await fs.readText(rel, 8192));
+}
+
+/** PF_KTHREAD (include/linux/sched.h): set in `flags` for kernel threads, which have no userland. */
+export const PF_KTHREAD = 0x00200000;
+
+/** True for kernel threads (kthreadd and its children): no cmdline, no mm, not a userland process. */
+export function isKernelThread(stat: PidStat): boolean {
+  // flags is an unsigned 32-bit value; ToInt32 in `&` keeps the low bits, and PF_KTHREAD is bit 21
+  return (stat.flags & PF_KTHREAD) !== 0;
+}
+
+/** Synchronous twin of readPidStat for the batched per-process sampler. */
+export function readPidStatSync(fs: ProcFs, pid: number, task?: number): PidStat {
+  return parsePidStat(readSmallSync(fs, task === undefined ? `${pid}/stat` : `${pid}/task/${task}/stat`));
 }

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePidCgroup } from '../../src/procfs/pid-cgroup';
+import { parseWchan } from '../../src/procfs/pid-wchan';
+import { parseProcStat } from '../../src/procfs/proc-stat';
+import { isKernelThread, parsePidStat } from '../../src/procfs/pid-stat';
+
+test('parsePidCgroup keeps file order, v1 controllers, and colons inside paths', () => {
+  assert.deepEqual(parsePidCgroup('4:memory:/process_api/9bb0\n1:cpu,cpuacct:/\n0::/a:b\n'), [
+    { hierarchyId: 4, controllers: ['memory'], path: '/process_api/9bb0' },
+    { hierarchyId: 1, controllers: ['cpu', 'cpuacct'], path: '/' },
+    { hierarchyId: 0, controllers: [], path: '/a:b' },
+  ]);
+  assert.throws(() => parsePidCgroup('garbage\n'), /malformed cgroup/);
+});
+
+test('parseWchan: "0" (running, or no ptrace access) means none', () => {
+  const cases: Array<[string, string]> = [
+    ['do_epoll_wait', 'do_epoll_wait'],
+    ['0', ''],
+    ['', ''],
+    ['poll_schedule_timeout.constprop.0', 'poll_schedule_timeout.constprop.0'],
+  ];
+  for (const [text, want] of cases) assert.equal(parseWchan(text), want, text);
+});
+
+test('parseProcStat finds btime among per-cpu lines', () => {
+  assert.deepEqual(parseProcStat('cpu  1 2 3\ncpu0 1 2 3\nbtime 1795308165\nprocesses 10430\n'), { bootTimeSeconds: 1795308165, forksSinceBoot: 10430 });
+  assert.throws(() => parseProcStat('cpu  1 2 3\n'), /no btime/);
+});
+
+test('isKernelThread reads PF_KTHREAD from stat flags', () => {
+  const line = (flags: number): string =>
+    `2 (kthreadd) S 0 0 0 0 -1 ${flags} 0 0 0 0 0 5 0 0 20 0 1 0 0 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0`;
+  assert.equal(isKernelThread(parsePidStat(line(0x208040))), true);
+  assert.equal(isKernelThread(parsePidStat(line(0x400100))), false);
+  assert.equal(isKernelThread(parsePidStat(line(0x80208040))), true); // bit 31 set: still unsigned-safe
+  assert.equal(parsePidStat(line(4194304)).flags, 4194304);
+});
