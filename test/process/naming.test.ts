@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ConfigNamer, goBase, parseProcessNames, PerPidNamer, ProcnamesNamer, ProcessNamesError, type ProcAttributes } from '../../src/process/naming';
+import { compileTemplate, goTimeString, renderTemplate } from '../../src/process/template';
+import { compileGoRegexp, GoRegexpError, translateGoRegexp } from '../../src/process/go-regexp';
+import { loadNamer, namerFromText } from '../../src/config/process-names';
+import { ConfigError } from '../../src/config/options';
+
+function proc(over: Partial<ProcAttributes> = {}): ProcAttributes {
+  return {
+    comm: 'sleep',
+    cmdline: ['/bin/sleep', '77'],
+    pid: 7877,
+    startTimeMs: Date.UTC(2026, 10, 22, 0, 53, 39, 830), // the sleep 0.7.10 named in the reference run
+    username: 'root',
+    cgroups: ['/', '/process_api/9bb0'],
+    ...over,
+  };
+}
+
+function namesFor(yaml: string, attrs: ProcAttributes): string | undefined {
+  return new ConfigNamer(parseProcessNames(yaml).rules).name(attrs);
+}
+
+test('per-pid and procnames namers', () => {
+  assert.equal(new PerPidNamer().name(proc()), 'sleep_7877');
+  const pn = new ProcnamesNamer(['bash', 'sleep']);
+  assert.equal(pn.name(proc()), 'sleep');
+  assert.equal(pn.name(proc({ comm: 'cat' })), undefined);
+});
+
+test('goBase behaves like Go filepath.Base', () => {
+  const cases: Array<[string, string]> = [['/usr/bin/foo', 'foo'], ['foo', 'foo'], ['/a/b/', 'b'], ['', '.'], ['///', '/'], ['-bash', '-bash']];
+  for (const [p, want] of cases) assert.equal(goBase(p), want, p);
+});
+
+test('goTimeString prints Go time.Time.String() in UTC, fraction trimmed', () => {
+  assert.equal(goTimeString(Date.UTC(2026, 10, 22, 0, 53, 39, 830)), '2026-11-22 00:53:39.83 +0000 UTC');
+  assert.equal(goTimeString(Date.UTC(2026, 10, 22, 0, 53, 39, 0)), '2026-11-22 00:53:39 +0000 UTC');
+  assert.equal(goTimeString(Date.UTC(2026, 0, 2, 3, 4, 5, 10)), '2026-01-02 03:04:05.01 +0000 UTC');
+});
+
+test('templates render every 0.7.10 field as the Debian binary does', () => {
+  // expected text captured from prometheus-process-exporter 0.7.10 for the same process
+  const yaml = [
+    'process_names:',
+    '  - name: "st={{.StartTime}}|pid={{.PID}}|u={{.Username}}|cg={{.Cgroups}}|eb={{.ExeBase}}|ef={{.ExeFull}}|m={{.Matches.x}}|m2={{.Matches.nope}}"',
+    '    comm: [sleep]',
+    "    cmdline: ['^(?P<x>\\S+) 77']",
+  ].join('\n');
+  assert.equal(
+    namesFor(yaml, proc()),
+    'st=2026-11-22 00:53:39.83 +0000 UTC|pid=7877|u=root|cg=[/ /process_api/9bb0]|eb=sleep|ef=/bin/sleep|m=/bin/sleep|m2=<no value>',
+  );
+});
+
+test('templates: trim markers, comments, .StartTime.Unix, whole Matches map, unknown fields cut the name', () => {
+  // 0.7.10 rendered `a1795309667|sleep||map[:7 n:7]|` for `sleep 79` with this name
+  const yaml = [
+    'process_names:',
+    '  - name: "a{{.StartTime.Unix}}|{{- .Comm -}} |{{/* c */}}|{{.Matches}}|{{.Cwd}}|end"',
+    '    comm: [sleep]',
+    "    cmdline: ['(\\d+)', '(?P<n>\\d)']",
+  ].join('\n');
+  const parsed = parseProcessNames(yaml);
+  assert.equal(parsed.warnings.length, 1);
+  assert.match(parsed.warnings[0]!, /\{\{\.Cwd\}\}/);
+  const name = new ConfigNamer(parsed.rules).name(proc({ cmdline: ['sleep', '79'], startTimeMs: 1795309667_450 }));
+  assert.equal(name, 'a1795309667|sleep||map[:7 n:7]|');
+});
+
+test('selectors: comm, exe by basename or exact path, cmdline AND-list; first rule wins; default name ExeBase', () => {
+  const yaml = `
+process_names:
+  - comm: [bash]
+  - exe: [postgres, /usr/local/bin/prometheus]
+  - name: "{{.ExeFull}}:{{.Matches.Cfgfile}}"
+    exe: [/usr/local/bin/process-exporter]
+    cmdline: ['-config.path\\s+(?P<Cfgfile>\\S+)']
+  - name: "java-{{.Matches.jar}}"
+    cmdline: ['^java ', '-jar (?P<jar>[^ ]+)\\.jar']
+  - name: catchall
+    cmdline: ['.+']
+`;
+  const cases: Array<[string, Partial<ProcAttributes>, string | undefined]> = [
+    ['comm match, name defaults to ExeBase of argv[0]', { comm: 'bash', cmdline: ['-bash'] }, '-bash'],
+    ['exe basename match anywhere', { comm: 'postgres', cmdline: ['/usr/lib/postgresql/16/bin/postgres', '-D', '/x'] }, 'postgres'],
+    ['exe with a slash needs the exact argv[0]', { comm: 'prometheus', cmdline: ['/usr/local/bin/prometheus'] }, 'prometheus'],
+    ['exe with a slash, other path: falls to catchall', { comm: 'prometheus', cmdline: ['/opt/prometheus'] }, 'catchall'],
+    ['exe + cmdline capture', { comm: 'process-exporte', cmdline: ['/usr/local/bin/process-exporter', '-config.path', '/etc/pe.yml'] }, '/usr/local/bin/process-exporter:/etc/pe.yml'],
+    ['every cmdline regex must match', { comm: 'java', cmdline: ['java', '-Xmx1g', '-jar', 'app.jar'] }, 'java-app'],
+    ['one regex failing: next rule', { comm: 'java', cmdline: ['java', '-version'] }, 'catchall'],
+    ['empty cmdline (kernel thread) matches nothing', { comm: 'kworker/0:1', cmdline: [] }, undefined],
+  ];
+  for (const [label, over, want] of cases) assert.equal(namesFor(yaml, proc(over)), want, label);
+});
+
+test('ExeBase and ExeFull fall back to comm when cmdline is empty', () => {
+  const yaml = 'process_names:\n  - name: "kt:{{.ExeBase}}:{{.ExeFull}}"\n    comm: [kthreadd]\n';
+  assert.equal(namesFor(yaml, proc({ comm: 'kthreadd', cmdline: [] })), 'kt:kthreadd:kthreadd'); // as 0.7.10 renders it
+});
+
+test('namer needs: only what rules and templates read', () => {
+  assert.deepEqual(new ConfigNamer(parseProcessNames('process_names:\n  - name: "{{.Comm}}"\n    comm: [a]\n').rules).needs, { cmdline: false, username: false, cgroups: false });
+  assert.deepEqual(new ConfigNamer(parseProcessNames('process_names:\n  - name: "{{.Username}}{{.Cgroups}}"\n    cmdline: [x]\n').rules).needs, { cmdline: true, username: true, cgroups: true });
+});
+
+test('bad files are refused with the item and key named', () => {
+  const bad: Array<[string, RegExp]> = [
+    ['process_names: [', /not valid YAML/],
+    ['other: 1', /process_names: expected a non-empty list/],
+    ['process_names:\n  - name: x\n', /process_names\[0\]: no matchers provided/],
+    ['process_names:\n  - comm: bash\n', /process_names\[0\]\.comm: expected a list/],
+    ["process_names:\n  - cmdline: ['(unclosed']\n", /process_names\[0\]\.cmdline\[0\]: bad regex/],
+    ["process_names:\n  - cmdline: ['a(?=b)']\n", /lookaround/],
+    ['process_names:\n  - name: "{{.Comm"\n    comm: [a]\n', /process_names\[0\]\.name: bad name template/],
+    ['process_names:\n  - name: "{{.Comm | printf \\"%s\\"}}"\n    comm: [a]\n', /unsupported template action/],
+    ['process_names:\n  - name: "{{if .Comm}}x{{end}}"\n    comm: [a]\n', /unsupported template action/],
+  ];
+  for (const [yaml, re] of bad) assert.throws(() => parseProcessNames(yaml), (err: unknown) => err instanceof ProcessNamesError && re.test(err.message), yaml);
+  assert.deepEqual(parseProcessNames('process_names:\n  - comm: [a]\n    nmae: typo\n').warnings, ['process_names[0]: unknown key "nmae" ignored']);
+});
+
+test('Go RE2 syntax is translated: named groups, flags, \\A \\z, \\Q..\\E, POSIX classes, \\p', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['(?P<x>\\d+)', 'a 12', true],
+    ['(?i)^JAVA', 'java -jar', true],
+    ['(?s)a.b', 'a\nb', true],
+    ['\\Afoo\\z', 'foo', true],
+    ['\\Afoo\\z', 'foo bar', false],
+    ['\\Qa.b\\E', 'a.b', true],
+    ['\\Qa.b\\E', 'axb', false],
+    ['^[[:alpha:]]+$', 'abc', true],
+    ['^[[:digit:][:space:]]+$', '1 2', true],
+    ['^\\pL+$', 'héllo', true],
+    ['[]a]', ']', true],
+  ];
+  for (const [re, input, want] of cases) assert.equal(compileGoRegexp(re).test(input), want, `${re} on ${JSON.stringify(input)}`);
+  assert.deepEqual(translateGoRegexp('(?P<a>x)(?<b>y)').names, ['a', 'b']);
+  for (const re of ['(a)\\1', '(?<=a)b', '(?U)a+', '(?i:a)', '[[:nope:]]', '[a']) {
+    assert.throws(() => compileGoRegexp(re), GoRegexpError, re);
+  }
+});
+
+test('a template is rendered per process; captures are values, not matcher state', () => {
+  const t = compileTemplate('{{.Matches.n}}');
+  const base = { comm: 'c', exeBase: 'c', exeFull: 'c', username: 'u', pid: 1, startTimeMs: 0, cgroups: [] };
+  assert.equal(renderTemplate(t, { ...base, matches: new Map([['n', '1']]) }), '1');
+  assert.equal(renderTemplate(t, { ...base, matches: new Map() }), '<no value>');
+});
+
+test('loadNamer: file, procnames, default, and ConfigError naming --config.path', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pn-'));
+  try {
+    const good = path.join(dir, 'good.yaml');
+    writeFileSync(good, 'process_names:\n  - name: "{{.Comm}}"\n    cmdline: [".+"]\n');
+    const base = { procnames: [] as string[], removeEmptyGroups: false };
+    assert.equal(loadNamer({ ...base, processConfigPath: good }).namer.kind, 'config');
+    assert.equal(loadNamer({ ...base, processConfigPath: undefined }).namer.kind, 'per-pid');
+    assert.equal(loadNamer({ ...base, processConfigPath: undefined, procnames: ['bash'] }).namer.kind, 'procnames');
+    const isConfigPathError = (err: unknown): boolean => err instanceof ConfigError && err.key === '--config.path';
+    assert.throws(() => loadNamer({ ...base, processConfigPath: path.join(dir, 'missing.yaml') }), isConfigPathError);
+    assert.throws(() => loadNamer({ ...base, processConfigPath: good, procnames: ['x'] }), isConfigPathError);
+    writeFileSync(path.join(dir, 'bad.yaml'), 'process_names: []\n');
+    assert.throws(() => loadNamer({ ...base, processConfigPath: path.join(dir, 'bad.yaml') }), (err: unknown) => isConfigPathError(err) && /bad\.yaml/.test((err as Error).message));
+    assert.equal(namerFromText('process_names:\n  - comm: [a]\n', true).namer.removeEmptyGroups, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
