@@ -28,6 +28,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { cpus } from 'node:os';
 import { startListener, killAndWait, type Child } from '../test/helpers/processes';
 
 const MAIN = path.resolve(__dirname, '../src/main.js');
@@ -401,6 +402,7 @@ async function main(): Promise<number> {
     line('max heap after warm-up', `${mib(Math.max(...after.map((s) => s.heap)))} MiB`);
     line('max fds after warm-up', fdsMax);
     line('event-loop delay p99 (max sample)', `${round(Math.max(...after.map((s) => s.loopP99)) * 1000)} ms`);
+    line('host load average (1/5/15 min)', readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') + ` on ${cpus().length} CPUs`);
     line('host process churn', `${round((forks() - forks0) / ((Date.now() - started) / 1000))} new processes/s`);
     line('daemon CPU', `${round(cpuRate * 100)} % of a core`);
     line('scrapes (all paths) / failed', `${scrapes.length} / ${failed}`);

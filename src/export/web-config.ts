@@ -632,7 +632,23 @@ export class WebAccess {
 
   /** Loads the file at start. Throws WebConfigError (exit 2 in main). */
   static async load(file: string, log?: Logger): Promise<WebAccess> {
-    return new WebAccess(await loadWebConfig(file), log);
+    const access = new WebAccess(await loadWebConfig(file), log);
+    access.logLoaded();
+    return access;
+  }
+
+  private logLoaded(): void {
+    const c = this.active.config;
+    this.log?.info('web config loaded', {
+      file: c.file,
+      tls: c.tls ? `${c.tls.minVersion}-${c.tls.maxVersion}` : 'off',
+      client_auth: c.tls?.clientAuth,
+      basic_auth_users: c.users.size,
+      headers: Object.keys(c.headers).join(',') || undefined,
+      rate_limit: c.rateLimit ? `${c.rateLimit.burst}/${c.rateLimit.intervalMs}ms` : undefined,
+      cert_not_after: c.tls?.notAfter.toISOString(),
+    });
+    if (c.tls && c.tls.notAfter.getTime() < Date.now()) this.log?.warn('the server certificate has expired', { file: c.file, not_after: c.tls.notAfter.toISOString() });
   }
 
   private static activate(config: WebConfig): Active {
@@ -687,13 +703,7 @@ export class WebAccess {
       }
     }
     this.active = WebAccess.activate(next);
-    this.log?.info('web config loaded', {
-      file: next.file,
-      tls: next.tls ? `${next.tls.minVersion}-${next.tls.maxVersion}` : 'off',
-      client_auth: next.tls?.clientAuth,
-      basic_auth_users: next.users.size,
-      cert_not_after: next.tls?.notAfter.toISOString(),
-    });
+    this.logLoaded();
     return next;
   }
 
