@@ -251,7 +251,7 @@ async function readMaterial(v: Validator, dir: string, field: string | undefined
     }
   } catch (err) {
     if (err instanceof WebConfigError) throw err;
-    return v.fail(field, `cannot read ${p}: ${errText(err)}`);
+    return v.fail(field, field === undefined ? `cannot read: ${errText(err)}` : `cannot read ${p}: ${errText(err)}`);
   }
 }
 
