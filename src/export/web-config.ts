@@ -570,7 +570,7 @@ class BcryptWorker {
         p?.resolve(m.ok);
       });
       const fail = (err: Error): void => {
-        this.worker = undefined;
+        if (this.worker === w) this.worker = undefined;
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       };
