@@ -16,8 +16,13 @@ export const SMALL_READ_LIMIT = 256 * 1024;
 
 let shared = Buffer.allocUnsafe(16 * 1024);
 
-/** Bytes of `<root>/<rel>` decoded as UTF-8, at most `limit` bytes. Throws the fs error (ENOENT, EACCES, ...). */
-export function readSmallSync(fs: ProcFs, rel: string, limit = SMALL_READ_LIMIT): string {
+/**
+ * Bytes of `<root>/<rel>` as text, at most `limit` bytes. Throws the fs error
+ * (ENOENT, EACCES, ...). `latin1` is cheaper to decode and right for files
+ * that are ASCII by construction (numbers, kernel symbols, hex tables);
+ * anything holding a process name is UTF-8.
+ */
+export function readSmallSync(fs: ProcFs, rel: string, limit = SMALL_READ_LIMIT, encoding: 'utf8' | 'latin1' = 'utf8'): string {
   const fd = openSync(`${fs.root}/${rel}`, 'r');
   try {
     let total = 0;
@@ -32,7 +37,7 @@ export function readSmallSync(fs: ProcFs, rel: string, limit = SMALL_READ_LIMIT)
       if (n === 0) break;
       total += n;
     }
-    return shared.toString('utf8', 0, total);
+    return shared.toString(encoding, 0, total);
   } finally {
     closeSync(fd);
   }

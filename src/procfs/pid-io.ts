@@ -58,5 +58,5 @@ export function parsePidIo(text: string): PidIo {
 }
 
 export function readPidIoSync(fs: ProcFs, pid: number, task?: number): PidIo {
-  return parsePidIo(readSmallSync(fs, task === undefined ? `${pid}/io` : `${pid}/task/${task}/io`));
+  return parsePidIo(readSmallSync(fs, task === undefined ? `${pid}/io` : `${pid}/task/${task}/io`, undefined, 'latin1'));
 }

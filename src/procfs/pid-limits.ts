@@ -51,5 +51,21 @@ export function parsePidLimits(text: string): PidLimits {
 }
 
 export function readPidLimitsSync(fs: ProcFs, pid: number): PidLimits {
-  return parsePidLimits(readSmallSync(fs, `${pid}/limits`));
+  return parsePidLimits(readSmallSync(fs, `${pid}/limits`, undefined, 'latin1'));
+}
+
+/** Only the soft `Max open files` limit, for the per-cycle sampler (skips building the whole table). */
+export function parseOpenFilesSoft(text: string): number {
+  const at = text.indexOf('\nMax open files');
+  if (at < 0) throw new Error('malformed limits: no "Max open files" row');
+  let end = text.indexOf('\n', at + 1);
+  if (end < 0) end = text.length;
+  // after the name the soft value is the first token (the name column is padded to 26 characters)
+  const soft = limitValue(text.slice(at + 15, end).trim().split(' ')[0] ?? '');
+  if (Number.isNaN(soft)) throw new Error('malformed limits: bad "Max open files" row');
+  return soft;
+}
+
+export function readOpenFilesSoftSync(fs: ProcFs, pid: number): number {
+  return parseOpenFilesSoft(readSmallSync(fs, `${pid}/limits`, undefined, 'latin1'));
 }

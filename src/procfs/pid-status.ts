@@ -33,74 +33,52 @@ function ids(value: string): [number, number, number, number] {
   return [Number(f[0]), Number(f[1]), Number(f[2]), Number(f[3])];
 }
 
-/** `1234 kB` -> bytes. */
-function kbToBytes(value: string): number {
-  return Number(value.trim().split(' ')[0]) * 1024;
+/** The value of `\n<key>:\t...` up to the end of its line, trimmed; undefined when absent. */
+function field(text: string, key: string): string | undefined {
+  // every key but Name starts a line; searching with the newline keeps `voluntary_ctxt_switches`
+  // from matching inside `nonvoluntary_ctxt_switches`
+  const at = key === 'Name' ? (text.startsWith('Name:') ? 0 : -1) : text.indexOf(`\n${key}:`);
+  if (at < 0) return undefined;
+  const from = at + key.length + (key === 'Name' ? 1 : 2);
+  let end = text.indexOf('\n', from);
+  if (end < 0) end = text.length;
+  return text.slice(from, end).trim();
 }
 
-/** Parses the text of a status file; throws when a field every process has is missing. */
+/** `1234 kB` -> bytes. */
+function kbToBytes(value: string): number {
+  return Number(value.split(' ')[0]) * 1024;
+}
+
+/**
+ * Parses the text of a status file; throws when a field every process has is
+ * missing. Looks up only the keys it needs (the file has ~55 lines).
+ */
 export function parsePidStatus(text: string): PidStatus {
-  const out: Partial<PidStatus> = { vmSwapBytes: undefined };
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const colon = text.indexOf(':', start);
-    if (colon > start && colon < end) {
-      const key = text.slice(start, colon);
-      const value = text.slice(colon + 1, end).trim();
-      switch (key) {
-        case 'Name':
-          out.name = value;
-          break;
-        case 'State':
-          out.state = value.charAt(0);
-          break;
-        case 'Tgid':
-          out.tgid = Number(value);
-          break;
-        case 'PPid':
-          out.ppid = Number(value);
-          break;
-        case 'Uid':
-          out.uids = ids(value);
-          break;
-        case 'Gid':
-          out.gids = ids(value);
-          break;
-        case 'Threads':
-          out.threads = Number(value);
-          break;
-        case 'VmSwap':
-          out.vmSwapBytes = kbToBytes(value);
-          break;
-        case 'voluntary_ctxt_switches':
-          out.voluntaryCtxtSwitches = Number(value);
-          break;
-        case 'nonvoluntary_ctxt_switches':
-          out.nonvoluntaryCtxtSwitches = Number(value);
-          break;
-        default:
-          break;
-      }
-    }
-    start = end + 1;
-  }
-  for (const k of ['name', 'state', 'uids', 'voluntaryCtxtSwitches', 'nonvoluntaryCtxtSwitches'] as const) {
-    if (out[k] === undefined) throw new Error(`malformed status: no ${k}`);
-  }
-  if (!Number.isInteger(out.uids![1])) throw new Error('malformed status: bad Uid line');
+  const name = field(text, 'Name');
+  const state = field(text, 'State');
+  const uid = field(text, 'Uid');
+  const vol = field(text, 'voluntary_ctxt_switches');
+  const nonvol = field(text, 'nonvoluntary_ctxt_switches');
+  if (name === undefined) throw new Error('malformed status: no Name');
+  if (state === undefined) throw new Error('malformed status: no State');
+  if (uid === undefined) throw new Error('malformed status: no Uid');
+  if (vol === undefined || nonvol === undefined) throw new Error('malformed status: no ctxt_switches');
+  const uids = ids(uid);
+  if (!Number.isInteger(uids[1])) throw new Error('malformed status: bad Uid line');
+  const gid = field(text, 'Gid');
+  const swap = field(text, 'VmSwap');
   return {
-    name: out.name!,
-    state: out.state!,
-    tgid: out.tgid ?? NaN,
-    ppid: out.ppid ?? NaN,
-    uids: out.uids!,
-    gids: out.gids ?? [NaN, NaN, NaN, NaN],
-    threads: out.threads ?? NaN,
-    vmSwapBytes: out.vmSwapBytes,
-    voluntaryCtxtSwitches: out.voluntaryCtxtSwitches!,
-    nonvoluntaryCtxtSwitches: out.nonvoluntaryCtxtSwitches!,
+    name,
+    state: state.charAt(0),
+    tgid: Number(field(text, 'Tgid') ?? NaN),
+    ppid: Number(field(text, 'PPid') ?? NaN),
+    uids,
+    gids: gid === undefined ? [NaN, NaN, NaN, NaN] : ids(gid),
+    threads: Number(field(text, 'Threads') ?? NaN),
+    vmSwapBytes: swap === undefined ? undefined : kbToBytes(swap),
+    voluntaryCtxtSwitches: Number(vol),
+    nonvoluntaryCtxtSwitches: Number(nonvol),
   };
 }
 

@@ -13,5 +13,5 @@ export function parseWchan(text: string): string {
 }
 
 export function readWchanSync(fs: ProcFs, pid: number, task?: number): string {
-  return parseWchan(readSmallSync(fs, task === undefined ? `${pid}/wchan` : `${pid}/task/${task}/wchan`, 4096));
+  return parseWchan(readSmallSync(fs, task === undefined ? `${pid}/wchan` : `${pid}/task/${task}/wchan`, 4096, 'latin1'));
 }

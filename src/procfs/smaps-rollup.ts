@@ -44,5 +44,26 @@ export function parseSmapsRollup(text: string): SmapsRollup {
 }
 
 export function readSmapsRollupSync(fs: ProcFs, pid: number): SmapsRollup {
-  return parseSmapsRollup(readSmallSync(fs, `${pid}/smaps_rollup`));
+  return parseSmapsRollup(readSmallSync(fs, `${pid}/smaps_rollup`, undefined, 'latin1'));
+}
+
+/** `\n<key>: N kB` in bytes, or undefined. */
+function kbField(text: string, key: string): number | undefined {
+  const at = text.indexOf(`\n${key}:`);
+  if (at < 0) return undefined;
+  const end = text.indexOf(' kB', at);
+  if (end < 0) return undefined;
+  const v = Number(text.slice(at + key.length + 2, end));
+  return Number.isFinite(v) ? v * 1024 : undefined;
+}
+
+/** Pss and SwapPss only, for the per-cycle sampler. */
+export function parsePssOnly(text: string): { pssBytes: number; swapPssBytes: number } {
+  const pssBytes = kbField(text, 'Pss');
+  if (pssBytes === undefined) throw new Error('malformed smaps_rollup: no Pss');
+  return { pssBytes, swapPssBytes: kbField(text, 'SwapPss') ?? 0 };
+}
+
+export function readPssSync(fs: ProcFs, pid: number): { pssBytes: number; swapPssBytes: number } {
+  return parsePssOnly(readSmallSync(fs, `${pid}/smaps_rollup`, undefined, 'latin1'));
 }

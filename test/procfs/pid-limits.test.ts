@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePidLimits } from '../../src/procfs/pid-limits';
+import { parseOpenFilesSoft, parsePidLimits } from '../../src/procfs/pid-limits';
 
 const TEXT = [
   'Limit                     Soft Limit           Hard Limit           Units     ',
@@ -21,4 +21,10 @@ test('parsePidLimits reads the fixed-width table, unlimited as Infinity, empty u
 test('parsePidLimits: an unlimited fd limit and a missing row', () => {
   assert.equal(parsePidLimits(TEXT.replace('1024                 1048576', 'unlimited            unlimited')).openFilesSoft, Infinity);
   assert.throws(() => parsePidLimits(TEXT.split('\n').filter((l) => !l.includes('open files')).join('\n')), /Max open files/);
+});
+
+test('parseOpenFilesSoft reads just the soft fd limit, as parsePidLimits does', () => {
+  assert.equal(parseOpenFilesSoft(TEXT), 1024);
+  assert.equal(parseOpenFilesSoft(TEXT.replace('1024                 1048576', 'unlimited            unlimited')), Infinity);
+  assert.throws(() => parseOpenFilesSoft('Limit  Soft Limit\n'), /Max open files/);
 });

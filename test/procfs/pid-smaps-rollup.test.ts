@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSmapsRollup } from '../../src/procfs/smaps-rollup';
+import { parsePssOnly, parseSmapsRollup } from '../../src/procfs/smaps-rollup';
 
 test('parseSmapsRollup converts kB to bytes and skips the range header', () => {
   const s = parseSmapsRollup(
@@ -24,4 +24,11 @@ test('parseSmapsRollup converts kB to bytes and skips the range header', () => {
 
 test('parseSmapsRollup: empty text (no mm) throws', () => {
   assert.throws(() => parseSmapsRollup(''), /no Pss/);
+});
+
+test('parsePssOnly agrees with the full parser', () => {
+  const text = 'x-y ---p 0 00:00 0 [rollup]\nRss:  100 kB\nPss:   40 kB\nPss_Anon:  3 kB\nSwapPss:   2 kB\n';
+  assert.deepEqual(parsePssOnly(text), { pssBytes: 40 * 1024, swapPssBytes: 2 * 1024 });
+  assert.deepEqual(parsePssOnly('Rss: 1 kB\nPss: 1 kB\n'.replace(/^/, '\n')), { pssBytes: 1024, swapPssBytes: 0 });
+  assert.throws(() => parsePssOnly('\nRss: 1 kB\n'), /no Pss/);
 });

@@ -1,0 +1,359 @@
+/**
+ * ProcessCollector: the namedprocess_namegroup_* families (process-exporter
+ * 0.7.10 compatible, plus seed 001's pid, effective_username and netstat).
+ *
+ * sample() walks /proc once (on its own StageRunner period); families()
+ * hands out the families built from the last sample, so a scrape or an OTLP
+ * export never touches /proc. One cycle:
+ *
+ *   1. list pids; read each stat (identity: pid + start time)
+ *   2. a process seen before: ignored ones cost that one read; tracked ones
+ *      are read in full (source.ts). A new one is named (naming.ts); an
+ *      unnamed one may join a tracked ancestor's group (--children).
+ *   3. processes gone are swept: their totals stay in their group (grouper.ts)
+ *   4. sockets are resolved for netstat (netstat.ts), capped per process
+ *   5. group views -> families (families.ts)
+ *
+ * File reads are synchronous, in batches, with a yield to the event loop
+ * between batches so /metrics stays responsive during a cycle.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Config } from '../config/options';
+import type { Logger } from '../log';
+import type { SelfStats } from '../self-stats';
+import type { ProcFs } from '../procfs/proc-fs';
+import { isKernelThread, type PidStat } from '../procfs/pid-stat';
+import type { PidStatus } from '../procfs/pid-status';
+import { readProcStatSync } from '../procfs/proc-stat';
+import { USER_HZ } from '../procfs/pid-stat';
+import { loadNamer } from '../config/process-names';
+import type { FamilyData, FamilySource } from '../metrics/producer';
+import type { Namer } from './naming';
+import { describeFailure, ProcessReader, type ReadOptions } from './source';
+import { Tracker, type TrackedProc } from './tracker';
+import { Grouper, type GroupView } from './grouper';
+import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
+import { UserNames } from './users';
+import { buildFamilies, type ErrorCounters } from './families';
+
+export type ProcessCollectorConfig = Pick<
+  Config,
+  'processConfigPath' | 'procnames' | 'children' | 'threads' | 'gatherSmaps' | 'removeEmptyGroups' | 'netstatMaxPerProcess'
+>;
+
+export interface ProcessCollectorOptions {
+  /** passwd file for user names (tests point it at a fixture). */
+  passwdPath?: string;
+  /** Wall clock, ms. */
+  now?: () => number;
+  /** pids read between two yields to the event loop. */
+  batchSize?: number;
+  /** Use this namer instead of the one the config describes. */
+  namer?: Namer;
+  /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
+  maxReuseAge?: number;
+}
+
+/** What the last cycle did, for logs, the bench and tests. */
+export interface CycleReport {
+  /** pids listed. */
+  pids: number;
+  /** Processes tracked (members of some group). */
+  tracked: number;
+  groups: number;
+  /** Partial errors this cycle. */
+  partial: number;
+  procReadErrors: number;
+  wallMs: number;
+}
+
+/** A pid seen this cycle that no rule named: it may still join a tracked ancestor. */
+interface Candidate {
+  pid: number;
+  stat: PidStat;
+  status: PidStatus;
+  startTimeMs: number;
+  /** Group decided by ancestry: a name, null for ignored, undefined while unresolved. */
+  decided?: string | null;
+  visiting?: boolean;
+}
+
+const IGNORED = 'ignored' as const;
+type PidEntry = TrackedProc | Candidate | typeof IGNORED;
+
+export class ProcessCollector {
+  private namer: Namer;
+  private readonly reader: ProcessReader;
+  private readonly tracker = new Tracker();
+  private readonly grouper: Grouper;
+  private readonly users: UserNames;
+  private readonly now: () => number;
+  private readonly batchSize: number;
+  private readonly startedMs: number;
+  private readonly readOptions: ReadOptions;
+  private bootMs: number | undefined;
+  private renamePending = false;
+  private running: Promise<void> | undefined;
+  private last: FamilyData[] = [];
+  private lastViews: GroupView[] = [];
+  private readonly errors: ErrorCounters = { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, droppedSockets: 0 };
+  private report: CycleReport | undefined;
+  /** Warnings found in the config file at load (unknown keys, fields 0.7.10 cannot render). */
+  readonly warnings: readonly string[];
+
+  constructor(
+    private readonly fs: ProcFs,
+    private readonly config: ProcessCollectorConfig,
+    // stage duration and success are recorded by the daemon's StageRunner ('process_sample')
+    _stats: SelfStats,
+    private readonly log: Logger,
+    options: ProcessCollectorOptions = {},
+  ) {
+    if (options.namer) {
+      this.namer = options.namer;
+      this.warnings = [];
+    } else {
+      const loaded = loadNamer(config);
+      this.namer = loaded.namer;
+      this.warnings = loaded.warnings;
+      for (const w of loaded.warnings) log.warn('process config', { path: config.processConfigPath, warning: w });
+    }
+    this.reader = new ProcessReader(fs);
+    this.grouper = new Grouper(this.namer.removeEmptyGroups);
+    this.users = new UserNames(options.passwdPath, options.now);
+    this.now = options.now ?? Date.now;
+    this.batchSize = options.batchSize ?? 64;
+    this.startedMs = this.now();
+    this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, maxReuseAge: options.maxReuseAge ?? 3 };
+    this.last = this.build([]);
+  }
+
+  /** The namedprocess families from the last sample. Cheap: no /proc access. */
+  families(): FamilySource {
+    return () => this.last;
+  }
+
+  /** Group views of the last sample (status page, tests). */
+  groups(): readonly GroupView[] {
+    return this.lastViews;
+  }
+
+  lastReport(): CycleReport | undefined {
+    return this.report;
+  }
+
+  errorCounts(): Readonly<ErrorCounters> {
+    return this.errors;
+  }
+
+  /**
+   * Replaces the naming rules (config reload). Every tracked process is
+   * named again at the next sample: one whose name changes moves, leaving its
+   * totals in the old group; ignored processes are looked at again.
+   */
+  setNaming(namer: Namer): void {
+    this.namer = namer;
+    this.grouper.setRemoveEmpty(namer.removeEmptyGroups);
+    this.tracker.forgetIgnored();
+    this.renamePending = true;
+  }
+
+  /** One sampling cycle; concurrent calls share the run in progress. */
+  sample(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.cycle().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async cycle(): Promise<void> {
+    const started = this.now();
+    let pids: number[];
+    try {
+      pids = await this.fs.listPids();
+      this.bootMs ??= readProcStatSync(this.fs).bootTimeSeconds * 1000;
+    } catch (err) {
+      this.errors.scrapeErrors++;
+      this.last = this.build(this.lastViews);
+      throw new Error(`cannot list processes in ${this.fs.root}: ${describeFailure(err)}`);
+    }
+    const bootMs = this.bootMs;
+    const tracker = this.tracker;
+    tracker.beginCycle();
+    const cycle = tracker.currentCycle;
+    const renaming = this.renamePending;
+    this.renamePending = false;
+    const byPid = new Map<number, PidEntry>();
+    const candidates: Candidate[] = [];
+    let partial = 0;
+    let procRead = 0;
+
+    const readMetrics = (t: TrackedProc, stat: PidStat, knownStatus?: PidStatus): void => {
+      let status = knownStatus;
+      try {
+        status ??= this.reader.status(t.pid);
+      } catch (err) {
+        procRead++;
+        this.log.debug('process unreadable', { pid: t.pid, err: describeFailure(err) });
+        return; // keeps its last sample
+      }
+      const sample = status && this.reader.metrics(stat, status, this.readOptions, t.sample);
+      if (!sample) {
+        t.seenCycle = -1; // exited mid-read: swept below, not an error
+        return;
+      }
+      if (sample.partial) partial++;
+      for (const r of tracker.update(t, sample)) this.grouper.retireThread(r);
+    };
+
+    const nameOf = (stat: PidStat, status: PidStatus, startTimeMs: number): string | undefined => {
+      const needs = this.namer.needs;
+      const attrs = this.reader.staticAttrs(stat.pid, needs);
+      if (!attrs) return undefined;
+      return this.namer.name({
+        comm: stat.comm,
+        cmdline: attrs.cmdline,
+        pid: stat.pid,
+        startTimeMs,
+        username: needs.username ? this.users.name(status.uids[1]) : '',
+        cgroups: attrs.cgroups,
+      });
+    };
+
+    const visit = (pid: number): void => {
+      let stat: PidStat | undefined;
+      try {
+        stat = this.reader.stat(pid);
+      } catch (err) {
+        procRead++;
+        this.log.debug('process unreadable', { pid, err: describeFailure(err) });
+        return;
+      }
+      if (!stat) return; // exited since the listing
+      const known = tracker.lookup(pid, stat.startTicks);
+      if (known === IGNORED) {
+        byPid.set(pid, IGNORED);
+        return;
+      }
+      if (known && !renaming && !(this.namer.kind === 'per-pid' && known.comm !== stat.comm)) {
+        byPid.set(pid, known);
+        readMetrics(known, stat);
+        return;
+      }
+      // new, or to be named again (config reload; a per-pid process that exec'd or renamed itself)
+      if (!known && this.namer.skipKernelThreads && isKernelThread(stat)) {
+        tracker.ignore(pid, stat.startTicks);
+        byPid.set(pid, IGNORED);
+        return;
+      }
+      let status: PidStatus | undefined;
+      try {
+        status = this.reader.status(pid);
+      } catch (err) {
+        procRead++;
+        this.log.debug('process unreadable', { pid, err: describeFailure(err) });
+        if (known) byPid.set(pid, known);
+        return;
+      }
+      if (!status) return;
+      const startTimeMs = bootMs + (stat.startTicks * 1000) / USER_HZ;
+      const name = nameOf(stat, status, startTimeMs);
+      if (known) {
+        if (name === known.group) {
+          known.comm = stat.comm;
+          byPid.set(pid, known);
+          readMetrics(known, stat, status);
+          return;
+        }
+        this.grouper.leave(known);
+        if (name !== undefined) {
+          known.group = name;
+          known.comm = stat.comm;
+          this.grouper.join(known, cycle);
+          byPid.set(pid, known);
+          readMetrics(known, stat, status);
+          return;
+        }
+        tracker.untrack(known);
+      }
+      if (name !== undefined) {
+        const t = tracker.track(pid, stat.startTicks, startTimeMs, name, stat.comm);
+        this.grouper.join(t, cycle);
+        byPid.set(pid, t);
+        readMetrics(t, stat, status);
+        return;
+      }
+      const c: Candidate = { pid, stat, status, startTimeMs };
+      candidates.push(c);
+      byPid.set(pid, c);
+    };
+
+    for (let i = 0; i < pids.length; i++) {
+      visit(pids[i]!);
+      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+    }
+
+    // --children: an unnamed new process joins the group of its nearest tracked ancestor
+    const resolve = (c: Candidate): string | null => {
+      if (c.decided !== undefined) return c.decided;
+      if (!this.config.children || c.visiting) return (c.decided = null);
+      c.visiting = true;
+      const parent = byPid.get(c.stat.ppid);
+      let group: string | null = null;
+      if (parent === undefined || parent === IGNORED) group = null;
+      else if ('group' in parent) group = parent.group;
+      else group = resolve(parent);
+      c.visiting = false;
+      return (c.decided = group);
+    };
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const group = resolve(c);
+      if (group === null) {
+        tracker.ignore(c.pid, c.stat.startTicks);
+        continue;
+      }
+      const t = tracker.track(c.pid, c.stat.startTicks, c.startTimeMs, group, c.stat.comm);
+      this.grouper.join(t, cycle);
+      readMetrics(t, c.stat, c.status);
+      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+    }
+
+    for (const gone of tracker.sweep()) this.grouper.leave(gone);
+    this.grouper.removeEmptyGroups();
+
+    // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
+    const withSockets: TrackedProc[] = [];
+    for (const t of tracker.all()) if (t.sample && t.sample.socketInodes.length > 0) withSockets.push(t);
+    const { sockets } = resolveSockets(
+      this.fs,
+      withSockets.map((t) => ({ pid: t.pid, inodes: t.sample!.socketInodes })),
+    );
+    const perProc = new Map<TrackedProc, SocketLabels[]>();
+    const cap = this.config.netstatMaxPerProcess;
+    withSockets.forEach((t, i) => {
+      const found = sockets[i]!;
+      if (found.length > cap) this.errors.droppedSockets += found.length - cap;
+      perProc.set(t, found.slice(0, cap).map(socketLabels));
+    });
+
+    this.errors.partialErrors += partial;
+    this.errors.procReadErrors += procRead;
+    const views = this.grouper.views((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now());
+    this.lastViews = views;
+    this.last = this.build(views);
+    this.report = {
+      pids: pids.length,
+      tracked: tracker.size,
+      groups: views.length,
+      partial,
+      procReadErrors: procRead,
+      wallMs: this.now() - started,
+    };
+  }
+
+  private build(views: readonly GroupView[]): FamilyData[] {
+    return buildFamilies(views, { ...this.errors }, { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs });
+  }
+}
