@@ -27,14 +27,14 @@ import type { PidStatus } from '../procfs/pid-status';
 import { readProcStatSync } from '../procfs/proc-stat';
 import { USER_HZ } from '../procfs/pid-stat';
 import { loadNamer } from '../config/process-names';
-import type { FamilyData, FamilySource } from '../metrics/producer';
+import type { CachedFamily, FamilyData, FamilySource } from '../metrics/producer';
 import type { Namer } from './naming';
 import { describeFailure, ProcessReader, type ReadOptions } from './source';
 import { Tracker, type TrackedProc } from './tracker';
 import { Grouper, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
-import { buildFamilies, type ErrorCounters } from './families';
+import { AttributeInterner, buildFamilies, type ErrorCounters } from './families';
 
 export type ProcessCollectorConfig = Pick<
   Config,
@@ -95,6 +95,9 @@ export class ProcessCollector {
   private renamePending = false;
   private running: Promise<void> | undefined;
   private last: FamilyData[] = [];
+  /** Bumped whenever `last` is rebuilt (the producer's cache key). */
+  private version = 0;
+  private readonly interner = new AttributeInterner();
   private lastViews: GroupView[] = [];
   private readonly errors: ErrorCounters = { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, droppedSockets: 0 };
   private report: CycleReport | undefined;
@@ -131,6 +134,19 @@ export class ProcessCollector {
   /** The namedprocess families from the last sample. Cheap: no /proc access. */
   families(): FamilySource {
     return () => this.last;
+  }
+
+  /**
+   * The same families for CacheMetricProducer.addCached: rebuilt by the
+   * producer only after a sample, and kept (with their Prometheus text) when
+   * a sample left a family's series and values as they were.
+   */
+  cachedFamilies(): CachedFamily[] {
+    return this.last.map((f, i) => ({
+      spec: f.spec,
+      version: () => this.version,
+      points: () => this.last[i]?.points ?? [],
+    }));
   }
 
   /** Group views of the last sample (status page, tests). */
@@ -354,6 +370,12 @@ export class ProcessCollector {
   }
 
   private build(views: readonly GroupView[]): FamilyData[] {
-    return buildFamilies(views, { ...this.errors }, { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs });
+    this.version++;
+    return buildFamilies(
+      views,
+      { ...this.errors },
+      { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs },
+      this.interner,
+    );
   }
 }

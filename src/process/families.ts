@@ -15,6 +15,42 @@ import { NAMEDPROCESS_FAMILIES as F, STATE_NAMES } from '../metrics/namedprocess
 import { USER_HZ } from '../procfs/pid-stat';
 import type { GroupView } from './grouper';
 
+/**
+ * Hands out the same attributes object for the same series from one sample
+ * to the next. The producer keeps a family's MetricData (and the exporter
+ * its Prometheus text) when a new version has the very same attribute
+ * objects and values, so an idle host's families are not re-serialized after
+ * every sample. Series not asked for in a round are forgotten.
+ */
+export class AttributeInterner {
+  private previous = new Map<string, Record<string, string>>();
+  private current = new Map<string, Record<string, string>>();
+
+  /** Starts a round: what the last round used stays available, the rest is dropped. */
+  beginRound(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+
+  /** `values` in the order of `keys`; the family name keeps equal label values of two families apart. */
+  get(family: string, keys: readonly string[], values: readonly string[]): Record<string, string> {
+    const id = family + '\u0000' + values.join('\u0000');
+    let a = this.current.get(id);
+    if (a) return a;
+    a = this.previous.get(id);
+    if (!a) {
+      a = {};
+      for (let i = 0; i < keys.length; i++) a[keys[i]!] = values[i]!;
+    }
+    this.current.set(id, a);
+    return a;
+  }
+
+  get size(): number {
+    return this.current.size;
+  }
+}
+
 export function hrTime(ms: number): HrTime {
   const s = Math.floor(ms / 1000);
   return [s, Math.round((ms - s * 1000) * 1e6)];
@@ -36,7 +72,29 @@ export interface FamilyOptions {
 
 const seconds = (ticks: number): number => ticks / USER_HZ;
 
-export function buildFamilies(views: readonly GroupView[], errors: ErrorCounters, opts: FamilyOptions): FamilyData[] {
+// label keys in sorted order, as client_golang prints them
+const GM = ['groupname', 'mode'];
+const CG = ['ctxswitchtype', 'groupname'];
+const GMT = ['groupname', 'memtype'];
+const GS = ['groupname', 'state'];
+const GW = ['groupname', 'wchan'];
+const GT = ['groupname', 'threadname'];
+const GMTN = ['groupname', 'mode', 'threadname'];
+const GIT = ['groupname', 'iomode', 'threadname'];
+const CGT = ['ctxswitchtype', 'groupname', 'threadname'];
+const GU = ['groupname', 'username'];
+const GLPR = ['groupname', 'local', 'protocol', 'remote'];
+
+export function buildFamilies(
+  views: readonly GroupView[],
+  errors: ErrorCounters,
+  opts: FamilyOptions,
+  interner: AttributeInterner = new AttributeInterner(),
+): FamilyData[] {
+  interner.beginRound();
+  const G = ['groupname'];
+  const attrs1 = (family: string, groupname: string): Record<string, string> => interner.get(family, G, [groupname]);
+  const attrs = (family: string, keys: readonly string[], values: readonly string[]): Record<string, string> => interner.get(family, keys, values);
   const numProcs: Point[] = [];
   const cpu: Point[] = [];
   const readBytes: Point[] = [];
@@ -66,56 +124,56 @@ export function buildFamilies(views: readonly GroupView[], errors: ErrorCounters
     const startTime = hrTime(g.startMs);
     const c = g.counts;
     const empty = g.numProcs === 0;
-    numProcs.push({ attributes: { groupname }, value: g.numProcs });
-    cpu.push({ attributes: { groupname, mode: 'system' }, value: seconds(c.systemTicks), startTime });
-    cpu.push({ attributes: { groupname, mode: 'user' }, value: seconds(c.userTicks), startTime });
-    if (c.readBytes !== undefined) readBytes.push({ attributes: { groupname }, value: c.readBytes, startTime });
-    if (c.writeBytes !== undefined) writeBytes.push({ attributes: { groupname }, value: c.writeBytes, startTime });
-    majflt.push({ attributes: { groupname }, value: c.majorFaults, startTime });
-    minflt.push({ attributes: { groupname }, value: c.minorFaults, startTime });
-    ctx.push({ attributes: { ctxswitchtype: 'nonvoluntary', groupname }, value: c.ctxNonvoluntary, startTime });
-    ctx.push({ attributes: { ctxswitchtype: 'voluntary', groupname }, value: c.ctxVoluntary, startTime });
+    numProcs.push({ attributes: attrs1('num_procs', groupname), value: g.numProcs });
+    cpu.push({ attributes: attrs('cpu', GM, [groupname, 'system']), value: seconds(c.systemTicks), startTime });
+    cpu.push({ attributes: attrs('cpu', GM, [groupname, 'user']), value: seconds(c.userTicks), startTime });
+    if (c.readBytes !== undefined) readBytes.push({ attributes: attrs1('read', groupname), value: c.readBytes, startTime });
+    if (c.writeBytes !== undefined) writeBytes.push({ attributes: attrs1('write', groupname), value: c.writeBytes, startTime });
+    majflt.push({ attributes: attrs1('majflt', groupname), value: c.majorFaults, startTime });
+    minflt.push({ attributes: attrs1('minflt', groupname), value: c.minorFaults, startTime });
+    ctx.push({ attributes: attrs('ctx', CG, ['nonvoluntary', groupname]), value: c.ctxNonvoluntary, startTime });
+    ctx.push({ attributes: attrs('ctx', CG, ['voluntary', groupname]), value: c.ctxVoluntary, startTime });
     if (opts.gatherSmaps) {
       const pss = empty ? 0 : g.pssBytes;
       const swapPss = empty ? 0 : g.swapPssBytes;
-      if (pss !== undefined) memory.push({ attributes: { groupname, memtype: 'proportionalResident' }, value: pss });
-      if (swapPss !== undefined) memory.push({ attributes: { groupname, memtype: 'proportionalSwapped' }, value: swapPss });
+      if (pss !== undefined) memory.push({ attributes: attrs('mem', GMT, [groupname, 'proportionalResident']), value: pss });
+      if (swapPss !== undefined) memory.push({ attributes: attrs('mem', GMT, [groupname, 'proportionalSwapped']), value: swapPss });
     }
-    memory.push({ attributes: { groupname, memtype: 'resident' }, value: g.residentBytes });
-    memory.push({ attributes: { groupname, memtype: 'swapped' }, value: g.swapBytes });
-    memory.push({ attributes: { groupname, memtype: 'virtual' }, value: g.virtualBytes });
+    memory.push({ attributes: attrs('mem', GMT, [groupname, 'resident']), value: g.residentBytes });
+    memory.push({ attributes: attrs('mem', GMT, [groupname, 'swapped']), value: g.swapBytes });
+    memory.push({ attributes: attrs('mem', GMT, [groupname, 'virtual']), value: g.virtualBytes });
     const fds = empty ? 0 : g.openFds;
-    if (fds !== undefined) openFds.push({ attributes: { groupname }, value: fds });
+    if (fds !== undefined) openFds.push({ attributes: attrs1('fds', groupname), value: fds });
     const ratio = empty ? 0 : g.worstFdRatio;
-    if (ratio !== undefined) worstFd.push({ attributes: { groupname }, value: ratio });
-    if (g.oldestStartSeconds !== undefined) oldest.push({ attributes: { groupname }, value: g.oldestStartSeconds });
-    numThreads.push({ attributes: { groupname }, value: g.numThreads });
-    for (const state of STATE_NAMES) states.push({ attributes: { groupname, state }, value: g.states[state] });
-    for (const [w, n] of g.wchans) wchan.push({ attributes: { groupname, wchan: w }, value: n });
+    if (ratio !== undefined) worstFd.push({ attributes: attrs1('worst', groupname), value: ratio });
+    if (g.oldestStartSeconds !== undefined) oldest.push({ attributes: attrs1('oldest', groupname), value: g.oldestStartSeconds });
+    numThreads.push({ attributes: attrs1('threads', groupname), value: g.numThreads });
+    for (const state of STATE_NAMES) states.push({ attributes: attrs('states', GS, [groupname, state]), value: g.states[state] });
+    for (const [w, n] of g.wchans) wchan.push({ attributes: attrs('wchan', GW, [groupname, w]), value: n });
     if (opts.threads) {
       for (const t of g.threads) {
         const threadname = t.name;
         const ts = hrTime(t.startMs);
         const tc = t.counts;
-        thCount.push({ attributes: { groupname, threadname }, value: t.count });
-        thCpu.push({ attributes: { groupname, mode: 'system', threadname }, value: seconds(tc.systemTicks), startTime: ts });
-        thCpu.push({ attributes: { groupname, mode: 'user', threadname }, value: seconds(tc.userTicks), startTime: ts });
-        if (tc.readBytes !== undefined) thIo.push({ attributes: { groupname, iomode: 'read', threadname }, value: tc.readBytes, startTime: ts });
-        if (tc.writeBytes !== undefined) thIo.push({ attributes: { groupname, iomode: 'write', threadname }, value: tc.writeBytes, startTime: ts });
-        thMaj.push({ attributes: { groupname, threadname }, value: tc.majorFaults, startTime: ts });
-        thMin.push({ attributes: { groupname, threadname }, value: tc.minorFaults, startTime: ts });
-        thCtx.push({ attributes: { ctxswitchtype: 'nonvoluntary', groupname, threadname }, value: tc.ctxNonvoluntary, startTime: ts });
-        thCtx.push({ attributes: { ctxswitchtype: 'voluntary', groupname, threadname }, value: tc.ctxVoluntary, startTime: ts });
+        thCount.push({ attributes: attrs('thcount', GT, [groupname, threadname]), value: t.count });
+        thCpu.push({ attributes: attrs('thcpu', GMTN, [groupname, 'system', threadname]), value: seconds(tc.systemTicks), startTime: ts });
+        thCpu.push({ attributes: attrs('thcpu', GMTN, [groupname, 'user', threadname]), value: seconds(tc.userTicks), startTime: ts });
+        if (tc.readBytes !== undefined) thIo.push({ attributes: attrs('thio', GIT, [groupname, 'read', threadname]), value: tc.readBytes, startTime: ts });
+        if (tc.writeBytes !== undefined) thIo.push({ attributes: attrs('thio', GIT, [groupname, 'write', threadname]), value: tc.writeBytes, startTime: ts });
+        thMaj.push({ attributes: attrs('thmaj', GT, [groupname, threadname]), value: tc.majorFaults, startTime: ts });
+        thMin.push({ attributes: attrs('thmin', GT, [groupname, threadname]), value: tc.minorFaults, startTime: ts });
+        thCtx.push({ attributes: attrs('thctx', CGT, ['nonvoluntary', groupname, threadname]), value: tc.ctxNonvoluntary, startTime: ts });
+        thCtx.push({ attributes: attrs('thctx', CGT, ['voluntary', groupname, threadname]), value: tc.ctxVoluntary, startTime: ts });
       }
     }
-    if (g.pid !== undefined) pid.push({ attributes: { groupname }, value: g.pid });
-    for (const u of g.usernames) username.push({ attributes: { groupname, username: u }, value: 1 });
+    if (g.pid !== undefined) pid.push({ attributes: attrs1('pid', groupname), value: g.pid });
+    for (const u of g.usernames) username.push({ attributes: attrs('user', GU, [groupname, u]), value: 1 });
     for (const s of g.sockets.values()) {
-      netstat.push({ attributes: { groupname, local: s.local, protocol: s.protocol, remote: s.remote }, value: s.state });
+      netstat.push({ attributes: attrs('netstat', GLPR, [groupname, s.local, s.protocol, s.remote]), value: s.state });
     }
   }
   const selfStart = hrTime(opts.startedMs);
-  const single = (value: number): Point[] => [{ attributes: {}, value, startTime: selfStart }];
+  const single = (family: string, value: number): Point[] => [{ attributes: attrs(family, [], []), value, startTime: selfStart }];
   return [
     { spec: F.contextSwitches, points: ctx },
     { spec: F.cpuSeconds, points: cpu },
@@ -140,9 +198,9 @@ export function buildFamilies(views: readonly GroupView[], errors: ErrorCounters
     { spec: F.pid, points: pid },
     { spec: F.effectiveUsername, points: username },
     { spec: F.netstat, points: netstat },
-    { spec: F.scrapeErrors, points: single(errors.scrapeErrors) },
-    { spec: F.scrapePartialErrors, points: single(errors.partialErrors) },
-    { spec: F.scrapeProcReadErrors, points: single(errors.procReadErrors) },
-    { spec: F.netstatDropped, points: single(errors.droppedSockets) },
+    { spec: F.scrapeErrors, points: single('e', errors.scrapeErrors) },
+    { spec: F.scrapePartialErrors, points: single('p', errors.partialErrors) },
+    { spec: F.scrapeProcReadErrors, points: single('r', errors.procReadErrors) },
+    { spec: F.netstatDropped, points: single('d', errors.droppedSockets) },
   ];
 }

@@ -349,3 +349,23 @@ test('a process that has not run since the last sample is not re-read: io, fds, 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('cached families: a new version after each sample, with the same attribute objects for unchanged series', async () => {
+  const c = collector(PROC);
+  await c.sample();
+  const cached = c.cachedFamilies();
+  const v1 = cached[0]!.version();
+  const before = cached.map((f) => f.points());
+  await c.sample();
+  assert.notEqual(cached[0]!.version(), v1, 'the producer rebuilds after a sample');
+  const after = cached.map((f) => f.points());
+  assert.equal(after.length, before.length);
+  for (let i = 0; i < after.length; i++) {
+    assert.equal(after[i]!.length, before[i]!.length, cached[i]!.spec.name);
+    // same series, same values, same attribute objects: the producer keeps the MetricData and its text
+    after[i]!.forEach((p, j) => {
+      assert.equal(p.attributes, before[i]![j]!.attributes);
+      assert.equal(p.value, before[i]![j]!.value);
+    });
+  }
+});
