@@ -23,6 +23,7 @@ import { Telemetry } from './export/telemetry';
 import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
 import type { WebAccess } from './export/web-config';
+import { ProcessCollector } from './process/collector';
 
 export interface DaemonDeps {
   /** Interface addresses (tests pin them); defaults to os.networkInterfaces(). */
@@ -38,7 +39,9 @@ export class Daemon {
   readonly monitor: PortMonitor;
   readonly producer: CacheMetricProducer;
   readonly telemetry: Telemetry;
-  readonly runners: Record<'discovery' | 'discoveryNew' | 'tcp' | 'http' | 'udp' | 'processAlive', StageRunner>;
+  readonly runners: Record<'discovery' | 'discoveryNew' | 'tcp' | 'http' | 'udp' | 'processAlive' | 'processSample', StageRunner>;
+  /** namedprocess_namegroup_* (process-exporter compatible); undefined with --no-collector.namedprocess. */
+  readonly processes: ProcessCollector | undefined;
   private server: HttpServer | undefined;
   private disposeSelfMetrics: (() => void) | undefined;
   /** Resolves when the first discovery and the first round of probes have finished. */
@@ -61,6 +64,9 @@ export class Daemon {
     const resource = buildResource(config, deps.hostName, deps.machineId);
     this.producer = new CacheMetricProducer([], resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool));
+    // throws ConfigError naming --config.path when the process_names file is unusable
+    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log) : undefined;
+    if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'));
 
@@ -79,6 +85,9 @@ export class Daemon {
       http: runner('http_probe', config.httpStatusIntervalMs, () => m.httpSweep()),
       udp: runner('udp_probe', config.udpStatusIntervalMs, () => m.udpCheck()),
       processAlive: runner('process_alive', config.processAliveIntervalMs, () => m.processAliveCheck()),
+      processSample: runner('process_sample', config.processSampleIntervalMs, async () => {
+        await this.processes?.sample();
+      }),
     };
   }
 
@@ -90,9 +99,12 @@ export class Daemon {
   /** One full cycle: discovery, then every probe. Used at start, by --once and by tests. */
   async cycle(): Promise<void> {
     const r = this.runners;
-    await r.discovery.run();
-    await r.tcp.run();
-    await Promise.all([r.http.run(), r.udp.run(), r.processAlive.run()]);
+    const ports = async (): Promise<void> => {
+      await r.discovery.run();
+      await r.tcp.run();
+      await Promise.all([r.http.run(), r.udp.run(), r.processAlive.run()]);
+    };
+    await Promise.all([ports(), r.processSample.run()]);
   }
 
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
@@ -119,6 +131,7 @@ export class Daemon {
       r.http.start();
       r.udp.start();
       r.processAlive.start();
+      if (this.processes) r.processSample.start();
     });
     return address;
   }
