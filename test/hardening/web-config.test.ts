@@ -304,15 +304,23 @@ describe('validation', () => {
 
 describe('rate_limit', () => {
   test('beyond the burst: 429 until a token comes back', async () => {
-    const access = await WebAccess.load(writeConfig('rate_limit:\n  interval: 300ms\n  burst: 2\n'), silentLogger);
+    // Other daemons on this host (tests running in parallel) discover and HTTP-probe every
+    // listening port, this one included, and may take a token: assert bounds, not an exact sequence.
+    const access = await WebAccess.load(writeConfig('rate_limit:\n  interval: 1s\n  burst: 2\n'), silentLogger);
     const daemon = new Daemon(config(), silentLogger);
     const base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
     try {
-      const codes = [];
-      for (let i = 0; i < 4; i++) codes.push(status(await fetchUrl(`${base}/healthz`)));
-      assert.deepEqual(codes, [200, 200, 429, 429]);
-      await new Promise((r) => setTimeout(r, 350));
-      assert.equal(status(await fetchUrl(`${base}/healthz`)), 200);
+      const codes = await Promise.all(Array.from({ length: 6 }, () => fetchUrl(`${base}/healthz`).then(status)));
+      assert.ok(codes.every((c) => c === 200 || c === 429), codes.join(','));
+      assert.ok(codes.filter((c) => c === 200).length <= 3, `at most the burst (2) and one refill: ${codes.join(',')}`);
+      assert.ok(codes.filter((c) => c === 429).length >= 3, codes.join(','));
+      assert.ok(access.counts.rateLimited >= 3);
+      let served = false;
+      for (let i = 0; i < 30 && !served; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        served = status(await fetchUrl(`${base}/healthz`)) === 200;
+      }
+      assert.ok(served, 'a token came back within 3 s');
     } finally {
       await daemon.stop(0);
     }
