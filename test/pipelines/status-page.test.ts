@@ -55,7 +55,7 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
       const mine = s.ports.find((p) => p.port === svc.tcpPort);
       const evil = s.ports.find((p) => p.port === hostile.tcpPort);
       return mine?.tcpAlive === 1 && mine.isHttp && evil?.tcpAlive === 1 ? true : undefined;
-    }, 30_000);
+    }, 45_000);
   });
 
   after(async () => {
@@ -82,6 +82,26 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
     const proc = row(dom, 'processes', 0, 'pl-status-svc');
     assert.ok(proc);
     assert.equal(proc[3], 'up');
+  });
+
+  it('shows the test process as a process group with its figures (needs the namedprocess collector)', async () => {
+    // One group per process, named <comm>_<pid> (the default grouping).
+    const group = `pl-status-svc_${svc.pid}`;
+    await waitFor(`group ${group} in /api/status`, async () => {
+      const s = JSON.parse((await httpGet(`${daemon.baseUrl}/api/status`)).body) as StatusData;
+      return s.groups.some((g) => g.groupname === group) ? true : undefined;
+    }, 20_000);
+    const dom = await chromiumDumpDom(`${daemon.baseUrl}/?groups=all`);
+    const cells = row(dom, 'groups', 0, group);
+    assert.ok(cells, `group ${group} is not on the page`);
+    const [, procs, threads, cpu, resident, virt, fds, fdRatio] = cells;
+    assert.equal(procs, '1');
+    assert.match(threads!, /^\d+$/);
+    assert.match(cpu!, /^\d+\.\d\d s$/);
+    assert.match(resident!, /^\d+\.\d (KiB|MiB|GiB)$/);
+    assert.match(virt!, /^\d+\.\d (MiB|GiB|TiB)$/);
+    assert.ok(Number(fds) > 0, `open fds ${fds}`);
+    assert.match(fdRatio!, /^\d+\.\d %$/);
   });
 
   it('a hostile process name and executable path from /proc are shown as text, nothing runs', async () => {
