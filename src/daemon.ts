@@ -24,6 +24,9 @@ import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
 import type { WebAccess } from './export/web-config';
 import { ProcessCollector } from './process/collector';
+import { loadExclusionFile } from './config/exclusions';
+import { loadNamer } from './config/process-names';
+import { send } from './export/server';
 
 export interface DaemonDeps {
   /** Interface addresses (tests pin them); defaults to os.networkInterfaces(). */
@@ -43,6 +46,7 @@ export class Daemon {
   /** namedprocess_namegroup_* (process-exporter compatible); undefined with --no-collector.namedprocess. */
   readonly processes: ProcessCollector | undefined;
   private server: HttpServer | undefined;
+  private webAccess: WebAccess | undefined;
   private disposeSelfMetrics: (() => void) | undefined;
   /** Resolves when the first discovery and the first round of probes have finished. */
   ready: Promise<void> = Promise.resolve();
@@ -56,7 +60,8 @@ export class Daemon {
     this.monitor = new PortMonitor(
       this.fs,
       this.pool,
-      new ExclusionList(config.excludedProcessNames),
+      // throws ConfigError naming --exclude.process-names-file when that file is unreadable
+      new ExclusionList([...config.excludedProcessNames, ...loadExclusionFile(config.excludedProcessNamesFile)]),
       deps.localAddresses ?? new LocalAddresses(),
       config,
       this.stats,
@@ -110,12 +115,29 @@ export class Daemon {
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
     await this.fs.assertUsable();
+    this.webAccess = webAccess;
+    const lifecycle: Route[] = this.config.enableLifecycle
+      ? [
+          {
+            method: 'POST',
+            path: '/-/reload',
+            handle: async (_req, res) => {
+              try {
+                await this.reload();
+                send(res, 200, 'reloaded\n');
+              } catch (err) {
+                send(res, 500, `reload failed, previous configuration kept: ${err instanceof Error ? err.message : String(err)}\n`);
+              }
+            },
+          },
+        ]
+      : [];
     this.server = new HttpServer(
       {
         listenAddress: this.config.listenAddress,
         telemetryPath: this.config.telemetryPath,
         maxRequests: this.config.maxRequests,
-        routes: [...statusRoutes(this), ...extraRoutes],
+        routes: [...statusRoutes(this), ...lifecycle, ...extraRoutes],
         ...webAccess?.serverOptions(), // --web.config.file: TLS, basic auth, headers on every endpoint
       },
       this.telemetry,
@@ -134,6 +156,26 @@ export class Daemon {
       if (this.processes) r.processSample.start();
     });
     return address;
+  }
+
+  /**
+   * Re-reads what can change without a restart: the process_names file
+   * (--config.path), the exclusion file and the web config. Everything is
+   * validated before anything is applied, so a bad file changes nothing and
+   * the error says which. Counters, probe caches and the pool survive; the
+   * pool is rebuilt at once so a newly excluded process leaves it now.
+   */
+  async reload(): Promise<void> {
+    const namer = this.processes && this.config.processConfigPath !== undefined ? loadNamer(this.config) : undefined;
+    const exclusion = new ExclusionList([...this.config.excludedProcessNames, ...loadExclusionFile(this.config.excludedProcessNamesFile)]);
+    await this.webAccess?.reload(); // validates, then swaps; throws and keeps the old one on a bad file
+    if (namer) {
+      for (const w of namer.warnings) this.log.warn('process_names config', { warning: w });
+      this.processes!.setNaming(namer.namer);
+    }
+    this.monitor.setExclusion(exclusion);
+    this.log.info('configuration reloaded', { exclusions: exclusion.entries.length });
+    void this.runners.discovery.run();
   }
 
   async stop(flushTimeoutMs = 5000): Promise<void> {

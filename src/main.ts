@@ -4,13 +4,15 @@
  * handlers, writes to stdout for --once and calls process.exit.
  *
  * Exit codes: 0 normal (including SIGTERM/SIGINT after a bounded flush),
- * 1 a runtime failure at start (port in use, procfs unusable), 2 a bad flag
- * or environment variable (one line on stderr naming it).
+ * 1 a runtime failure at start (port in use, procfs unusable), 2 a bad flag,
+ * environment variable or config file (one line on stderr naming it).
+ * SIGHUP re-reads the config files (Daemon.reload).
  */
 import { ConfigError, loadConfig, renderHelp } from './config/options';
 import { createLogger } from './log';
 import { Daemon } from './daemon';
 import { VERSION } from './version';
+import { WebAccess } from './export/web-config';
 
 const SHUTDOWN_FLUSH_MS = 5000;
 
@@ -35,10 +37,23 @@ async function main(): Promise<number> {
   }
   const config = loaded.config;
   const log = createLogger(config.logLevel);
+  const badConfig = (err: unknown): number | undefined => {
+    if (!(err instanceof ConfigError)) return undefined;
+    process.stderr.write(`otel-host-receiver: ${err.message}\n`);
+    return 2;
+  };
+
+  let daemon: Daemon;
+  try {
+    // --once: one cycle, no server, no OTLP push; the exposition goes to stdout
+    daemon = new Daemon(config.once ? { ...config, exporters: ['prometheus'] } : config, log);
+  } catch (err) {
+    const code = badConfig(err);
+    if (code !== undefined) return code;
+    throw err;
+  }
 
   if (config.once) {
-    // One cycle, no server, no OTLP push: the exposition goes to stdout.
-    const daemon = new Daemon({ ...config, exporters: ['prometheus'] }, log);
     await daemon.fs.assertUsable();
     await daemon.cycle();
     process.stdout.write(await daemon.telemetry.scrape());
@@ -46,11 +61,14 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const daemon = new Daemon(config, log);
+  let webAccess: WebAccess | undefined;
   let address;
   try {
-    address = await daemon.start();
+    if (config.webConfigFile !== undefined) webAccess = await WebAccess.load(config.webConfigFile, log);
+    address = await daemon.start([], webAccess);
   } catch (err) {
+    const code = badConfig(err);
+    if (code !== undefined) return code;
     log.error('cannot start', { err: err instanceof Error ? err.message : String(err) });
     return 1;
   }
@@ -58,9 +76,16 @@ async function main(): Promise<number> {
     version: VERSION,
     address: `${address.address}:${address.port}`,
     path: config.telemetryPath,
+    tls: webAccess?.serverOptions().tls !== undefined,
     procfs: daemon.fs.root,
     exporters: config.exporters.join(',') || 'none',
     otlp_endpoint: config.exporters.includes('otlp') ? config.otlpEndpoint : undefined,
+  });
+
+  process.on('SIGHUP', () => {
+    daemon.reload().catch((err: unknown) =>
+      log.error('reload failed; the previous configuration stays in force', { err: err instanceof Error ? err.message : String(err) }),
+    );
   });
 
   return new Promise<number>((resolve) => {
@@ -69,7 +94,10 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('shutting down', { signal });
-      void daemon.stop(SHUTDOWN_FLUSH_MS).then(() => resolve(0));
+      void daemon
+        .stop(SHUTDOWN_FLUSH_MS)
+        .then(() => webAccess?.close())
+        .then(() => resolve(0));
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

@@ -33,6 +33,7 @@ export interface Config {
   portCheckConcurrency: number;
   enableHttpDetection: boolean;
   excludedProcessNames: string[];
+  excludedProcessNamesFile: string | undefined;
   processMetrics: boolean;
   processSampleIntervalMs: number;
   processConfigPath: string | undefined;
@@ -198,6 +199,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Full rebuild of the port<->process pool. Ports gone at a rebuild lose their series; new listeners are added every PORT_STATUS_INTERVAL.' },
   { key: 'excludedProcessNames', flag: 'exclude.process-names', env: 'EXCLUDED_PROCESS_NAMES', def: [], defText: '(built-in list only)', parse: commaList, accepts: 'comma-separated names', section: 'discovery',
     help: 'Extra process names to ignore, merged with the built-in list of system and monitoring agents. A process is excluded when its name contains any entry.' },
+  { key: 'excludedProcessNamesFile', flag: 'exclude.process-names-file', env: 'EXCLUDED_PROCESS_NAMES_FILE', def: undefined, defText: '(none)', parse: optionalPath, accepts: 'a file path', section: 'discovery',
+    help: 'More exclusion entries, one per line (# comments), re-read on SIGHUP and POST /-/reload.' },
   // --- probes
   { key: 'portStatusIntervalMs', flag: 'port.status-interval', env: 'PORT_STATUS_INTERVAL', def: 60_000, parse: duration, accepts: DURATION, section: 'probes',
     help: 'TCP connect probe period (node_tcp_port_alive, node_tcp_port_response_seconds); also how often new listeners are looked for.' },

@@ -55,6 +55,9 @@ test('bad env var or flag: exit 2 and exactly one stderr line naming it', async 
     [[], { OTEL_METRICS_EXPORTER: 'jaeger' }, /^otel-host-receiver: OTEL_METRICS_EXPORTER: invalid value "jaeger"/],
     [['--web.listen-address=99999'], {}, /^otel-host-receiver: --web.listen-address: invalid value/],
     [['--bogus'], {}, /^otel-host-receiver: --bogus: unknown flag/],
+    [['--web.config.file=/nonexistent/web.yml'], {}, /^otel-host-receiver: --web\.config\.file: /],
+    [['--config.path=/nonexistent/pn.yml'], {}, /^otel-host-receiver: --config\.path: cannot read/],
+    [[], { EXCLUDED_PROCESS_NAMES_FILE: '/nonexistent/x' }, /^otel-host-receiver: --exclude\.process-names-file: cannot read/],
   ];
   for (const [args, env, re] of cases) {
     const { code, stderr, stdout } = await run(args, env).exit;
