@@ -161,6 +161,13 @@ export class HttpServer {
       return;
     }
     this.stats.scrapes++;
-    send(res, 200, await this.telemetry.scrape(filter), PROMETHEUS_CONTENT_TYPE);
+    const chunks = await this.telemetry.scrapeChunks(filter);
+    res.writeHead(200, {
+      'Content-Type': PROMETHEUS_CONTENT_TYPE,
+      'Content-Length': chunks.reduce((n, c) => n + c.length, 0),
+      'Cache-Control': 'no-store',
+    });
+    for (const c of chunks) res.write(c);
+    res.end();
   }
 }

@@ -37,7 +37,7 @@ export class Telemetry {
   /** Same settings without target_info, for one cached family at a time. */
   private readonly familySerializer = new PrometheusSerializer(undefined, false, undefined, true, true);
   /** Prometheus text of each cached producer family, by MetricData identity (see CachedFamily). */
-  private readonly text = new WeakMap<MetricData, string>();
+  private readonly text = new WeakMap<MetricData, Buffer>();
 
   constructor(
     config: Config,
@@ -70,17 +70,19 @@ export class Telemetry {
 
   /**
    * Collects through the Prometheus reader and renders the text exposition,
-   * optionally filtered by family. The SDK's own instruments (self-metrics,
-   * a few dozen series) are serialized on every scrape; the producer's
-   * families are serialized once per published version and reused.
+   * optionally filtered by family, as a list of buffers to write in order.
+   * The SDK's own instruments (self-metrics, a few dozen series) are
+   * serialized on every scrape; each producer family is serialized once per
+   * published version and its bytes reused, so a scrape of a 600 KB page
+   * allocates a few KB.
    */
-  async scrape(filter?: MetricFilter): Promise<string> {
+  async scrapeChunks(filter?: MetricFilter): Promise<Buffer[]> {
     const reader = this.prometheus;
     if (!reader) throw new Error('the prometheus exporter is disabled (OTEL_METRICS_EXPORTER)');
     const { resourceMetrics } = await reader.collect();
     const keep = (m: MetricData): boolean => !filter || filter(m.descriptor.name);
     const sdkScopes: ScopeMetrics[] = [];
-    let families = '';
+    const families: Buffer[] = [];
     for (const sm of resourceMetrics.scopeMetrics) {
       const sdkMetrics: MetricData[] = [];
       for (const m of sm.metrics) {
@@ -89,18 +91,23 @@ export class Telemetry {
           sdkMetrics.push(m);
           continue;
         }
-        let t = this.text.get(m);
-        if (t === undefined) {
-          t = this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] });
-          this.text.set(m, t);
+        let bytes = this.text.get(m);
+        if (bytes === undefined) {
+          bytes = Buffer.from(this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] }));
+          this.text.set(m, bytes);
         }
-        families += t;
+        families.push(bytes);
       }
       if (sdkMetrics.length > 0) sdkScopes.push({ scope: sm.scope, metrics: sdkMetrics });
     }
     let head = this.serializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: sdkScopes });
     if (head.endsWith(NO_METRICS)) head = head.slice(0, -NO_METRICS.length);
-    return head + families;
+    return [Buffer.from(head), ...families];
+  }
+
+  /** The exposition as one string (--once, tests). */
+  async scrape(filter?: MetricFilter): Promise<string> {
+    return Buffer.concat(await this.scrapeChunks(filter)).toString('utf8');
   }
 
   /** Flushes OTLP (bounded) and shuts every reader down. Never rejects. */
