@@ -73,7 +73,7 @@ export class Daemon {
     this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log) : undefined;
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
-    this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'));
+    this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'), this.telemetry.otlp !== undefined);
 
     const m = this.monitor;
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
@@ -91,7 +91,10 @@ export class Daemon {
       udp: runner('udp_probe', config.udpStatusIntervalMs, () => m.udpCheck()),
       processAlive: runner('process_alive', config.processAliveIntervalMs, () => m.processAliveCheck()),
       processSample: runner('process_sample', config.processSampleIntervalMs, async () => {
-        await this.processes?.sample();
+        if (!this.processes) return;
+        await this.processes.sample();
+        // render the new families' Prometheus text here, in the background stage, not in the next scrape
+        if (this.telemetry.prometheus) await this.telemetry.scrape();
       }),
     };
   }

@@ -13,7 +13,7 @@ import { VERSION } from '../version';
 
 export const SELF_PREFIXES = ['otel_host_receiver_', 'process_', 'nodejs_'] as const;
 
-export function registerSelfMetrics(meter: Meter, stats: SelfStats, pool: PortPool, selfFs: ProcFs): () => void {
+export function registerSelfMetrics(meter: Meter, stats: SelfStats, pool: PortPool, selfFs: ProcFs, otlpEnabled = true): () => void {
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
   const resetWindow = setInterval(() => loopDelay.reset(), 60_000).unref();
@@ -57,15 +57,18 @@ export function registerSelfMetrics(meter: Meter, stats: SelfStats, pool: PortPo
       }
     });
 
-  meter
-    .createObservableCounter('otel_host_receiver_otlp_exports_total', { description: 'OTLP exports attempted, by result.' })
-    .addCallback((r) => {
-      r.observe(stats.otlp.exports - stats.otlp.failures, { result: 'success' });
-      r.observe(stats.otlp.failures, { result: 'failure' });
-    });
-  meter
-    .createObservableGauge('otel_host_receiver_otlp_up', { description: 'Whether the last OTLP export succeeded (1) or failed (0).' })
-    .addCallback((r) => r.observe(stats.otlp.up));
+  // only when OTLP push is on: an "up" of 1 for an export that does not run would mislead
+  if (otlpEnabled) {
+    meter
+      .createObservableCounter('otel_host_receiver_otlp_exports_total', { description: 'OTLP exports attempted, by result.' })
+      .addCallback((r) => {
+        r.observe(stats.otlp.exports - stats.otlp.failures, { result: 'success' });
+        r.observe(stats.otlp.failures, { result: 'failure' });
+      });
+    meter
+      .createObservableGauge('otel_host_receiver_otlp_up', { description: 'Whether the last OTLP export succeeded (1) or failed (0).' })
+      .addCallback((r) => r.observe(stats.otlp.up));
+  }
 
   meter
     .createObservableGauge('otel_host_receiver_ports', { description: 'Ports in the port<->process pool, by protocol.' })

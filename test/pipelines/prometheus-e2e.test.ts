@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { repoPath, startDaemon, startListener, startPrometheus, waitFor, type Daemon, type Listener, type Prometheus, type PromSample } from '../helpers/pipelines';
 
 const PROM_DIR = repoPath('otel-config', 'prometheus');
@@ -76,6 +77,7 @@ function value(s: PromSample): number {
 
 describe('Prometheus scraping otel-host-receiver with the shipped config', { timeout: 120_000 }, () => {
   let svc: Listener;
+  let otlp: OtlpReceiver;
   let daemon: Daemon;
   let prom: Prometheus;
   /** Waits until `expr` returns at least one sample (Prometheus needs a few scrapes for rates). */
@@ -100,7 +102,10 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
   before(async () => {
     // A service of our own: HTTP on a loopback TCP port, a bound UDP port, some CPU use.
     svc = await startListener({ title: TITLE, http: true, udp: true, busyMs: 20 });
-    daemon = await startDaemon();
+    // both exports on, as in production: OTLP goes to a real receiver on loopback
+    otlp = new OtlpReceiver();
+    const endpoint = await otlp.start();
+    daemon = await startDaemon({ env: { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint, OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
     await waitFor('the daemon to report the test listener', async () => {
       const page = await daemon.scrape();
       return page.includes(`port="${svc.tcpPort}"`) ? true : undefined;
@@ -111,6 +116,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
   after(async () => {
     await prom?.stop();
     await daemon?.stop();
+    await otlp?.stop();
     await svc?.stop();
   });
 
