@@ -56,7 +56,9 @@ async function main(): Promise<number> {
   if (config.once) {
     await daemon.fs.assertUsable();
     await daemon.cycle();
-    process.stdout.write(await daemon.telemetry.scrape());
+    const page = await daemon.telemetry.scrape();
+    // wait for the pipe to take it all: process.exit() would cut a large page short
+    await new Promise<void>((resolve) => process.stdout.write(page, () => resolve()));
     await daemon.stop(0);
     return 0;
   }
