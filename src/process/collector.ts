@@ -125,7 +125,7 @@ export class ProcessCollector {
     this.grouper = new Grouper(this.namer.removeEmptyGroups);
     this.users = new UserNames(options.passwdPath, options.now);
     this.now = options.now ?? Date.now;
-    this.batchSize = options.batchSize ?? 64;
+    this.batchSize = options.batchSize ?? 32;
     this.startedMs = this.now();
     this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, maxReuseAge: options.maxReuseAge ?? 3 };
     this.last = this.build([]);
@@ -338,6 +338,7 @@ export class ProcessCollector {
 
     for (const gone of tracker.sweep()) this.grouper.leave(gone);
     this.grouper.removeEmptyGroups();
+    await yieldToLoop();
 
     // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
     const withSockets: TrackedProc[] = [];
@@ -354,9 +355,11 @@ export class ProcessCollector {
       perProc.set(t, found.slice(0, cap).map(socketLabels));
     });
 
+    await yieldToLoop();
     this.errors.partialErrors += partial;
     this.errors.procReadErrors += procRead;
     const views = this.grouper.views((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now());
+    await yieldToLoop();
     this.lastViews = views;
     this.last = this.build(views);
     this.report = {

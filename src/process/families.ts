@@ -14,40 +14,118 @@ import type { FamilyData, Point } from '../metrics/producer';
 import { NAMEDPROCESS_FAMILIES as F, STATE_NAMES } from '../metrics/namedprocess';
 import { USER_HZ } from '../procfs/pid-stat';
 import type { GroupView } from './grouper';
+import type { SocketLabels } from './netstat';
 
-/**
- * Hands out the same attributes object for the same series from one sample
- * to the next. The producer keeps a family's MetricData (and the exporter
- * its Prometheus text) when a new version has the very same attribute
- * objects and values, so an idle host's families are not re-serialized after
- * every sample. Series not asked for in a round are forgotten.
- */
-export class AttributeInterner {
-  private previous = new Map<string, Record<string, string>>();
-  private current = new Map<string, Record<string, string>>();
+type Attrs = Record<string, string>;
 
-  /** Starts a round: what the last round used stays available, the rest is dropped. */
-  beginRound(): void {
-    this.previous = this.current;
-    this.current = new Map();
+/** Attribute objects of one thread name's series. */
+interface ThreadAttrs {
+  name: Attrs;
+  cpuSystem: Attrs;
+  cpuUser: Attrs;
+  ioRead: Attrs;
+  ioWrite: Attrs;
+  ctxNonvoluntary: Attrs;
+  ctxVoluntary: Attrs;
+}
+
+/** Attribute objects of every series of one group, kept from sample to sample. */
+class GroupAttrs {
+  /** `{groupname}`: shared by every family labelled by the group alone (attribute objects are never mutated). */
+  readonly group: Attrs;
+  readonly cpuSystem: Attrs;
+  readonly cpuUser: Attrs;
+  readonly ctxNonvoluntary: Attrs;
+  readonly ctxVoluntary: Attrs;
+  readonly memory: Record<'proportionalResident' | 'proportionalSwapped' | 'resident' | 'swapped' | 'virtual', Attrs>;
+  readonly states: Attrs[];
+  wchans = new Map<string, Attrs>();
+  threads = new Map<string, ThreadAttrs>();
+  users = new Map<string, Attrs>();
+  sockets = new Map<string, Attrs>();
+
+  constructor(readonly groupname: string) {
+    this.group = { groupname };
+    this.cpuSystem = { groupname, mode: 'system' };
+    this.cpuUser = { groupname, mode: 'user' };
+    this.ctxNonvoluntary = { ctxswitchtype: 'nonvoluntary', groupname };
+    this.ctxVoluntary = { ctxswitchtype: 'voluntary', groupname };
+    this.memory = {
+      proportionalResident: { groupname, memtype: 'proportionalResident' },
+      proportionalSwapped: { groupname, memtype: 'proportionalSwapped' },
+      resident: { groupname, memtype: 'resident' },
+      swapped: { groupname, memtype: 'swapped' },
+      virtual: { groupname, memtype: 'virtual' },
+    };
+    this.states = STATE_NAMES.map((state) => ({ groupname, state }));
   }
 
-  /** `values` in the order of `keys`; the family name keeps equal label values of two families apart. */
-  get(family: string, keys: readonly string[], values: readonly string[]): Record<string, string> {
-    const id = family + '\u0000' + values.join('\u0000');
-    let a = this.current.get(id);
-    if (a) return a;
-    a = this.previous.get(id);
-    if (!a) {
-      a = {};
-      for (let i = 0; i < keys.length; i++) a[keys[i]!] = values[i]!;
-    }
-    this.current.set(id, a);
+  wchan(w: string, next: Map<string, Attrs>): Attrs {
+    const a = this.wchans.get(w) ?? { groupname: this.groupname, wchan: w };
+    next.set(w, a);
     return a;
   }
 
+  thread(threadname: string, next: Map<string, ThreadAttrs>): ThreadAttrs {
+    const groupname = this.groupname;
+    const a = this.threads.get(threadname) ?? {
+      name: { groupname, threadname },
+      cpuSystem: { groupname, mode: 'system', threadname },
+      cpuUser: { groupname, mode: 'user', threadname },
+      ioRead: { groupname, iomode: 'read', threadname },
+      ioWrite: { groupname, iomode: 'write', threadname },
+      ctxNonvoluntary: { ctxswitchtype: 'nonvoluntary', groupname, threadname },
+      ctxVoluntary: { ctxswitchtype: 'voluntary', groupname, threadname },
+    };
+    next.set(threadname, a);
+    return a;
+  }
+
+  user(username: string, next: Map<string, Attrs>): Attrs {
+    const a = this.users.get(username) ?? { groupname: this.groupname, username };
+    next.set(username, a);
+    return a;
+  }
+
+  socket(key: string, s: SocketLabels, next: Map<string, Attrs>): Attrs {
+    const a = this.sockets.get(key) ?? { groupname: this.groupname, local: s.local, protocol: s.protocol, remote: s.remote };
+    next.set(key, a);
+    return a;
+  }
+}
+
+/**
+ * Hands out the same attribute objects for the same series from one sample
+ * to the next. The producer keeps a family's MetricData (and the exporter
+ * its Prometheus text) when a new version has the very same attribute
+ * objects and values, so an idle host's families are not re-serialized after
+ * every sample. Groups and series not seen in a round are forgotten.
+ */
+export class AttributeInterner {
+  private groups = new Map<string, GroupAttrs>();
+  private next = new Map<string, GroupAttrs>();
+  /** The unlabelled self counters. */
+  readonly none: Attrs = {};
+
+  beginRound(): void {
+    this.next = new Map();
+  }
+
+  group(groupname: string): GroupAttrs {
+    let g = this.next.get(groupname);
+    if (!g) {
+      g = this.groups.get(groupname) ?? new GroupAttrs(groupname);
+      this.next.set(groupname, g);
+    }
+    return g;
+  }
+
+  endRound(): void {
+    this.groups = this.next;
+  }
+
   get size(): number {
-    return this.current.size;
+    return this.groups.size;
   }
 }
 
@@ -72,19 +150,6 @@ export interface FamilyOptions {
 
 const seconds = (ticks: number): number => ticks / USER_HZ;
 
-// label keys in sorted order, as client_golang prints them
-const GM = ['groupname', 'mode'];
-const CG = ['ctxswitchtype', 'groupname'];
-const GMT = ['groupname', 'memtype'];
-const GS = ['groupname', 'state'];
-const GW = ['groupname', 'wchan'];
-const GT = ['groupname', 'threadname'];
-const GMTN = ['groupname', 'mode', 'threadname'];
-const GIT = ['groupname', 'iomode', 'threadname'];
-const CGT = ['ctxswitchtype', 'groupname', 'threadname'];
-const GU = ['groupname', 'username'];
-const GLPR = ['groupname', 'local', 'protocol', 'remote'];
-
 export function buildFamilies(
   views: readonly GroupView[],
   errors: ErrorCounters,
@@ -92,9 +157,6 @@ export function buildFamilies(
   interner: AttributeInterner = new AttributeInterner(),
 ): FamilyData[] {
   interner.beginRound();
-  const G = ['groupname'];
-  const attrs1 = (family: string, groupname: string): Record<string, string> => interner.get(family, G, [groupname]);
-  const attrs = (family: string, keys: readonly string[], values: readonly string[]): Record<string, string> => interner.get(family, keys, values);
   const numProcs: Point[] = [];
   const cpu: Point[] = [];
   const readBytes: Point[] = [];
@@ -120,60 +182,74 @@ export function buildFamilies(
   const netstat: Point[] = [];
 
   for (const g of views) {
-    const groupname = g.name;
+    const a = interner.group(g.name);
+    const ga = a.group;
     const startTime = hrTime(g.startMs);
     const c = g.counts;
     const empty = g.numProcs === 0;
-    numProcs.push({ attributes: attrs1('num_procs', groupname), value: g.numProcs });
-    cpu.push({ attributes: attrs('cpu', GM, [groupname, 'system']), value: seconds(c.systemTicks), startTime });
-    cpu.push({ attributes: attrs('cpu', GM, [groupname, 'user']), value: seconds(c.userTicks), startTime });
-    if (c.readBytes !== undefined) readBytes.push({ attributes: attrs1('read', groupname), value: c.readBytes, startTime });
-    if (c.writeBytes !== undefined) writeBytes.push({ attributes: attrs1('write', groupname), value: c.writeBytes, startTime });
-    majflt.push({ attributes: attrs1('majflt', groupname), value: c.majorFaults, startTime });
-    minflt.push({ attributes: attrs1('minflt', groupname), value: c.minorFaults, startTime });
-    ctx.push({ attributes: attrs('ctx', CG, ['nonvoluntary', groupname]), value: c.ctxNonvoluntary, startTime });
-    ctx.push({ attributes: attrs('ctx', CG, ['voluntary', groupname]), value: c.ctxVoluntary, startTime });
+    numProcs.push({ attributes: ga, value: g.numProcs });
+    cpu.push({ attributes: a.cpuSystem, value: seconds(c.systemTicks), startTime });
+    cpu.push({ attributes: a.cpuUser, value: seconds(c.userTicks), startTime });
+    if (c.readBytes !== undefined) readBytes.push({ attributes: ga, value: c.readBytes, startTime });
+    if (c.writeBytes !== undefined) writeBytes.push({ attributes: ga, value: c.writeBytes, startTime });
+    majflt.push({ attributes: ga, value: c.majorFaults, startTime });
+    minflt.push({ attributes: ga, value: c.minorFaults, startTime });
+    ctx.push({ attributes: a.ctxNonvoluntary, value: c.ctxNonvoluntary, startTime });
+    ctx.push({ attributes: a.ctxVoluntary, value: c.ctxVoluntary, startTime });
     if (opts.gatherSmaps) {
       const pss = empty ? 0 : g.pssBytes;
       const swapPss = empty ? 0 : g.swapPssBytes;
-      if (pss !== undefined) memory.push({ attributes: attrs('mem', GMT, [groupname, 'proportionalResident']), value: pss });
-      if (swapPss !== undefined) memory.push({ attributes: attrs('mem', GMT, [groupname, 'proportionalSwapped']), value: swapPss });
+      if (pss !== undefined) memory.push({ attributes: a.memory.proportionalResident, value: pss });
+      if (swapPss !== undefined) memory.push({ attributes: a.memory.proportionalSwapped, value: swapPss });
     }
-    memory.push({ attributes: attrs('mem', GMT, [groupname, 'resident']), value: g.residentBytes });
-    memory.push({ attributes: attrs('mem', GMT, [groupname, 'swapped']), value: g.swapBytes });
-    memory.push({ attributes: attrs('mem', GMT, [groupname, 'virtual']), value: g.virtualBytes });
+    memory.push({ attributes: a.memory.resident, value: g.residentBytes });
+    memory.push({ attributes: a.memory.swapped, value: g.swapBytes });
+    memory.push({ attributes: a.memory.virtual, value: g.virtualBytes });
     const fds = empty ? 0 : g.openFds;
-    if (fds !== undefined) openFds.push({ attributes: attrs1('fds', groupname), value: fds });
+    if (fds !== undefined) openFds.push({ attributes: ga, value: fds });
     const ratio = empty ? 0 : g.worstFdRatio;
-    if (ratio !== undefined) worstFd.push({ attributes: attrs1('worst', groupname), value: ratio });
-    if (g.oldestStartSeconds !== undefined) oldest.push({ attributes: attrs1('oldest', groupname), value: g.oldestStartSeconds });
-    numThreads.push({ attributes: attrs1('threads', groupname), value: g.numThreads });
-    for (const state of STATE_NAMES) states.push({ attributes: attrs('states', GS, [groupname, state]), value: g.states[state] });
-    for (const [w, n] of g.wchans) wchan.push({ attributes: attrs('wchan', GW, [groupname, w]), value: n });
-    if (opts.threads) {
+    if (ratio !== undefined) worstFd.push({ attributes: ga, value: ratio });
+    if (g.oldestStartSeconds !== undefined) oldest.push({ attributes: ga, value: g.oldestStartSeconds });
+    numThreads.push({ attributes: ga, value: g.numThreads });
+    for (let i = 0; i < STATE_NAMES.length; i++) states.push({ attributes: a.states[i]!, value: g.states[STATE_NAMES[i]!] });
+    if (g.wchans.size > 0 || a.wchans.size > 0) {
+      const next = new Map<string, Attrs>();
+      for (const [w, n] of g.wchans) wchan.push({ attributes: a.wchan(w, next), value: n });
+      a.wchans = next;
+    }
+    if (opts.threads && (g.threads.length > 0 || a.threads.size > 0)) {
+      const next = new Map<string, ThreadAttrs>();
       for (const t of g.threads) {
-        const threadname = t.name;
+        const ta = a.thread(t.name, next);
         const ts = hrTime(t.startMs);
         const tc = t.counts;
-        thCount.push({ attributes: attrs('thcount', GT, [groupname, threadname]), value: t.count });
-        thCpu.push({ attributes: attrs('thcpu', GMTN, [groupname, 'system', threadname]), value: seconds(tc.systemTicks), startTime: ts });
-        thCpu.push({ attributes: attrs('thcpu', GMTN, [groupname, 'user', threadname]), value: seconds(tc.userTicks), startTime: ts });
-        if (tc.readBytes !== undefined) thIo.push({ attributes: attrs('thio', GIT, [groupname, 'read', threadname]), value: tc.readBytes, startTime: ts });
-        if (tc.writeBytes !== undefined) thIo.push({ attributes: attrs('thio', GIT, [groupname, 'write', threadname]), value: tc.writeBytes, startTime: ts });
-        thMaj.push({ attributes: attrs('thmaj', GT, [groupname, threadname]), value: tc.majorFaults, startTime: ts });
-        thMin.push({ attributes: attrs('thmin', GT, [groupname, threadname]), value: tc.minorFaults, startTime: ts });
-        thCtx.push({ attributes: attrs('thctx', CGT, ['nonvoluntary', groupname, threadname]), value: tc.ctxNonvoluntary, startTime: ts });
-        thCtx.push({ attributes: attrs('thctx', CGT, ['voluntary', groupname, threadname]), value: tc.ctxVoluntary, startTime: ts });
+        thCount.push({ attributes: ta.name, value: t.count });
+        thCpu.push({ attributes: ta.cpuSystem, value: seconds(tc.systemTicks), startTime: ts });
+        thCpu.push({ attributes: ta.cpuUser, value: seconds(tc.userTicks), startTime: ts });
+        if (tc.readBytes !== undefined) thIo.push({ attributes: ta.ioRead, value: tc.readBytes, startTime: ts });
+        if (tc.writeBytes !== undefined) thIo.push({ attributes: ta.ioWrite, value: tc.writeBytes, startTime: ts });
+        thMaj.push({ attributes: ta.name, value: tc.majorFaults, startTime: ts });
+        thMin.push({ attributes: ta.name, value: tc.minorFaults, startTime: ts });
+        thCtx.push({ attributes: ta.ctxNonvoluntary, value: tc.ctxNonvoluntary, startTime: ts });
+        thCtx.push({ attributes: ta.ctxVoluntary, value: tc.ctxVoluntary, startTime: ts });
       }
+      a.threads = next;
     }
-    if (g.pid !== undefined) pid.push({ attributes: attrs1('pid', groupname), value: g.pid });
-    for (const u of g.usernames) username.push({ attributes: attrs('user', GU, [groupname, u]), value: 1 });
-    for (const s of g.sockets.values()) {
-      netstat.push({ attributes: attrs('netstat', GLPR, [groupname, s.local, s.protocol, s.remote]), value: s.state });
+    if (g.pid !== undefined) pid.push({ attributes: ga, value: g.pid });
+    if (g.usernames.size > 0 || a.users.size > 0) {
+      const next = new Map<string, Attrs>();
+      for (const u of g.usernames) username.push({ attributes: a.user(u, next), value: 1 });
+      a.users = next;
+    }
+    if (g.sockets.size > 0 || a.sockets.size > 0) {
+      const next = new Map<string, Attrs>();
+      for (const [key, s] of g.sockets) netstat.push({ attributes: a.socket(key, s, next), value: s.state });
+      a.sockets = next;
     }
   }
+  interner.endRound();
   const selfStart = hrTime(opts.startedMs);
-  const single = (family: string, value: number): Point[] => [{ attributes: attrs(family, [], []), value, startTime: selfStart }];
+  const single = (value: number): Point[] => [{ attributes: interner.none, value, startTime: selfStart }];
   return [
     { spec: F.contextSwitches, points: ctx },
     { spec: F.cpuSeconds, points: cpu },
@@ -198,9 +274,9 @@ export function buildFamilies(
     { spec: F.pid, points: pid },
     { spec: F.effectiveUsername, points: username },
     { spec: F.netstat, points: netstat },
-    { spec: F.scrapeErrors, points: single('e', errors.scrapeErrors) },
-    { spec: F.scrapePartialErrors, points: single('p', errors.partialErrors) },
-    { spec: F.scrapeProcReadErrors, points: single('r', errors.procReadErrors) },
-    { spec: F.netstatDropped, points: single('d', errors.droppedSockets) },
+    { spec: F.scrapeErrors, points: single(errors.scrapeErrors) },
+    { spec: F.scrapePartialErrors, points: single(errors.partialErrors) },
+    { spec: F.scrapeProcReadErrors, points: single(errors.procReadErrors) },
+    { spec: F.netstatDropped, points: single(errors.droppedSockets) },
   ];
 }

@@ -27,7 +27,8 @@ const PREFIX = 'namedprocess_namegroup_';
 const children: ChildProcess[] = [];
 const dir = mkdtempSync(path.join(tmpdir(), 'compat-'));
 after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  // SIGTERM first: the parent child kills its own child on SIGTERM
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -99,7 +100,11 @@ test('same config file: same families, types, labels, group names and idle value
   const templated = run('/bin/sleep', ['3610']);
   const cgroups = run('sleep', ['3611']);
   // a parent the config names, with a child no rule names: -children puts it in the parent's group
-  const parent = run(process.execPath, ['-e', "process.title = 'ohr-parent'; require('child_process').spawn('sleep', ['3612'], { stdio: 'ignore' }); setInterval(() => {}, 1 << 30);"]);
+  // (it kills its child when it gets SIGTERM, so no sleep outlives the test)
+  const parent = run(process.execPath, [
+    '-e',
+    "process.title = 'ohr-parent'; const k = require('child_process').spawn('sleep', ['3612'], { stdio: 'ignore' }); process.on('SIGTERM', () => { k.kill('SIGKILL'); process.exit(0); }); setInterval(() => {}, 1 << 30);",
+  ]);
   // multi-threaded and idle: workers first, then the title (threads inherit their creator's name)
   const mt = run(process.execPath, [
     '-e',
@@ -200,8 +205,8 @@ test('same config file: same families, types, labels, group names and idle value
   const stateSum = (e: Exposition): number => e.samples.filter((s) => s.name === `${PREFIX}states` && s.labels.groupname === 'ohr-compat-mt').reduce((a, s) => a + s.value, 0);
   assert.equal(stateSum(our), stateSum(pe2), 'states count the process and every task, as process-exporter does');
 
-  await Promise.all([stop(ours), stop(pe)]);
-  for (const c of [...sleeps, capture, perPid, templated, cgroups, parent, mt]) c.kill('SIGKILL');
+  await Promise.all([stop(ours), stop(pe), stop(parent)]);
+  for (const c of [...sleeps, capture, perPid, templated, cgroups, mt]) c.kill('SIGKILL');
 });
 
 test('same -procnames: same group names', { skip, timeout: 60_000 }, async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { parsePidCgroup } from '../../src/procfs/pid-cgroup';
 import { parseWchan } from '../../src/procfs/pid-wchan';
 import { parseProcStat } from '../../src/procfs/proc-stat';
-import { isKernelThread, parsePidStat } from '../../src/procfs/pid-stat';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isKernelThread, parsePidStat, parsePidStatFast } from '../../src/procfs/pid-stat';
 
 test('parsePidCgroup keeps file order, v1 controllers, and colons inside paths', () => {
   assert.deepEqual(parsePidCgroup('4:memory:/process_api/9bb0\n1:cpu,cpuacct:/\n0::/a:b\n'), [
@@ -36,4 +37,32 @@ test('isKernelThread reads PF_KTHREAD from stat flags', () => {
   assert.equal(isKernelThread(parsePidStat(line(0x400100))), false);
   assert.equal(isKernelThread(parsePidStat(line(0x80208040))), true); // bit 31 set: still unsigned-safe
   assert.equal(parsePidStat(line(4194304)).flags, 4194304);
+});
+
+test('parsePidStatFast gives parsePidStat results, errors included, on odd lines and on every live stat', () => {
+  const odd = [
+    '1 (a b) c) S 0',
+    '12 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22',
+    'garbage',
+    '5 (z) S 1 1 1 0 -1 4194560 10 0 2 0 1 2 0 0 20 0 1 0 100 4096 10 18446744073709551615\n',
+    '7 (tab\tname) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n',
+  ];
+  const live = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        return [readFileSync(`/proc/${p}/stat`, 'utf8')];
+      } catch {
+        return []; // exited
+      }
+    });
+  assert.ok(live.length > 3);
+  const run = (f: (t: string) => unknown, t: string): string => {
+    try {
+      return JSON.stringify(f(t));
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+  for (const t of [...odd, ...live]) assert.equal(run(parsePidStatFast, t), run(parsePidStat, t), t);
 });
