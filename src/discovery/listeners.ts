@@ -73,7 +73,8 @@ export function portKey(p: { protocol: PortProtocol; port: number }): string {
 
 /** The listening sockets of the host, grouped by protocol+port. Cheap: four file reads. */
 export async function readListeningSockets(fs: ProcFs): Promise<Map<string, NetSocket[]>> {
-  const tables = SOCKET_PROTOCOLS.map((p) => readSocketTable(fs, p, 'listening'));
+  const tables: NetSocket[][] = [];
+  for (const p of SOCKET_PROTOCOLS) tables.push(await readSocketTable(fs, p, 'listening'));
   const byPort = new Map<string, NetSocket[]>();
   for (const table of tables) {
     for (const s of table) {

@@ -86,8 +86,16 @@ export class PortPool {
   }
   lastRebuildAt = 0;
 
-  ports(): PortEntry[] {
-    return [...this.entries.values()];
+  private portList: PortEntry[] = [];
+  private countsByProtocol = { tcp: 0, udp: 0 };
+
+  /** The pool's ports (a shared array, rebuilt on membership changes: do not modify). */
+  ports(): readonly PortEntry[] {
+    return this.portList;
+  }
+
+  counts(): Readonly<{ tcp: number; udp: number }> {
+    return this.countsByProtocol;
   }
 
   get(protocol: 'tcp' | 'udp', port: number): PortEntry | undefined {
@@ -160,6 +168,11 @@ export class PortPool {
       }
     }
     this.processMap = next;
+    this.portList = [...this.entries.values()];
+    this.countsByProtocol = {
+      tcp: this.portList.filter((p) => p.protocol === 'tcp').length,
+      udp: this.portList.filter((p) => p.protocol === 'udp').length,
+    };
     this.generation++;
   }
 }

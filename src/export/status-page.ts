@@ -102,8 +102,7 @@ export function processGroups(d: Daemon): StatusGroup[] {
 }
 
 export function statusData(d: Daemon): StatusData {
-  const ports = d.pool
-    .ports()
+  const ports = [...d.pool.ports()]
     .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port)
     .map<StatusPort>((p) => ({
       protocol: p.protocol,

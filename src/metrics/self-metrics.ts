@@ -73,9 +73,9 @@ export function registerSelfMetrics(meter: Meter, stats: SelfStats, pool: PortPo
   meter
     .createObservableGauge('otel_host_receiver_ports', { description: 'Ports in the port<->process pool, by protocol.' })
     .addCallback((r) => {
-      const ports = pool.ports();
-      r.observe(ports.filter((p) => p.protocol === 'tcp').length, { protocol: 'tcp' });
-      r.observe(ports.filter((p) => p.protocol === 'udp').length, { protocol: 'udp' });
+      const { tcp, udp } = pool.counts();
+      r.observe(tcp, { protocol: 'tcp' });
+      r.observe(udp, { protocol: 'udp' });
     });
   meter
     .createObservableGauge('otel_host_receiver_excluded_ports', { description: 'Listening ports skipped because their process is excluded.' })

@@ -173,14 +173,15 @@ export function parseSocketTable(protocol: SocketProtocol, text: string, selecti
 
 /**
  * Reads one table below `<root>/net/`. A missing table (IPv6 disabled, a
- * fixture without udp6) is an empty table, not an error. Read synchronously:
- * the kernel hands out a seq_file page per read() call, and a libuv round
- * trip per 4 KiB page made the async read 4x slower than the data itself.
+ * fixture without udp6) is an empty table, not an error. The kernel hands out
+ * a seq_file page per read() call, and a libuv round trip per 4 KiB page made
+ * a plain async read 4x slower than the data itself, so the file is read in
+ * synchronous slices with a turn of the event loop between them.
  */
-export function readSocketTable(fs: ProcFs, protocol: SocketProtocol, selection: SocketSelection = 'all', rel = 'net'): NetSocket[] {
+export async function readSocketTable(fs: ProcFs, protocol: SocketProtocol, selection: SocketSelection = 'all', rel = 'net'): Promise<NetSocket[]> {
   let text: string;
   try {
-    text = fs.readBytesSync(`${rel}/${protocol}`, 256 << 20).toString('latin1');
+    text = (await fs.readBytesSliced(`${rel}/${protocol}`, 256 << 20)).toString('latin1');
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return [];
     throw err;
