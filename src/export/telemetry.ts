@@ -15,6 +15,7 @@ import type { SelfStats } from '../self-stats';
 import type { CacheMetricProducer } from '../metrics/producer';
 import { SCOPE } from '../metrics/producer';
 import { createOtlpExporter, HealthTrackingExporter } from './otlp';
+import { Slicer } from '../util/slicer';
 import type { MetricFilter } from './filter';
 
 /** Prometheus text format 0.0.4, what every scraper understands. */
@@ -83,6 +84,7 @@ export class Telemetry {
     const keep = (m: MetricData): boolean => !filter || filter(m.descriptor.name);
     const sdkScopes: ScopeMetrics[] = [];
     const families: Buffer[] = [];
+    const slicer = new Slicer();
     for (const sm of resourceMetrics.scopeMetrics) {
       const sdkMetrics: MetricData[] = [];
       for (const m of sm.metrics) {
@@ -93,6 +95,7 @@ export class Telemetry {
         }
         let bytes = this.text.get(m);
         if (bytes === undefined) {
+          await slicer.maybeYield();
           bytes = Buffer.from(this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] }));
           this.text.set(m, bytes);
         }

@@ -23,6 +23,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
 import type { FamilySpec } from './contract';
+import { Slicer } from '../util/slicer';
 
 export interface Point {
   attributes: Record<string, string>;
@@ -155,10 +156,12 @@ export class CacheMetricProducer implements MetricProducer {
     const now = toHrTime(Date.now());
     const errors: unknown[] = [];
     const metrics: MetricData[] = [];
+    const slicer = new Slicer();
     for (const c of this.cached) {
       try {
         const version = c.family.version();
         if (c.version !== version) {
+          await slicer.maybeYield();
           const points = c.family.points();
           // a new version with the same series and values (most alive gauges, most of the time)
           // keeps the old MetricData, and with it the cached Prometheus text
