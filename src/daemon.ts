@@ -150,6 +150,7 @@ export class Daemon {
     webAccess?.bind(this.server);
     const address = await this.server.listen();
     this.ready = this.cycle().then(() => {
+      this.logPrivilegeSummary();
       const r = this.runners;
       r.discovery.start();
       r.tcp.start();
@@ -159,6 +160,24 @@ export class Daemon {
       if (this.processes) r.processSample.start();
     });
     return address;
+  }
+
+  /**
+   * One line after the first cycle when part of the host could not be read
+   * (no root, no CAP_SYS_PTRACE / CAP_DAC_READ_SEARCH, hidepid): what is
+   * missing and what to grant. Per-read failures are counted in metrics, never
+   * logged one by one.
+   */
+  private logPrivilegeSummary(): void {
+    const unreadable = this.stats.discovery.deniedPids;
+    const partial = this.processes?.errorCounts().partialErrors ?? 0;
+    if (unreadable === 0 && partial === 0) return;
+    this.log.warn('running with partial access to /proc: grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (or run as root) for the whole host', {
+      unreadable_fd_tables: unreadable,
+      unowned_listening_sockets: this.stats.discovery.unowned,
+      partial_process_reads: partial,
+      effect: 'ports of those processes are not reported; their io/smaps figures are left out, not zeroed',
+    });
   }
 
   /**
