@@ -34,7 +34,7 @@ import { Tracker, type TrackedProc } from './tracker';
 import { Grouper, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
-import { AttributeInterner, buildFamilies, type ErrorCounters } from './families';
+import { AttributeInterner, buildFamilies, buildSelfFamilies, SELF_FAMILIES, type ErrorCounters } from './families';
 
 export type ProcessCollectorConfig = Pick<
   Config,
@@ -52,6 +52,8 @@ export interface ProcessCollectorOptions {
   namer?: Namer;
   /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
   maxReuseAge?: number;
+  /** false: read every file of every process every cycle, as process-exporter does (bench: the busy-host cost). */
+  reuseIdle?: boolean;
 }
 
 /** What the last cycle did, for logs, the bench and tests. */
@@ -98,7 +100,6 @@ export class ProcessCollector {
   /** Bumped whenever `last` is rebuilt (the producer's cache key). */
   private version = 0;
   private readonly interner = new AttributeInterner();
-  private lastViews: GroupView[] = [];
   private readonly errors: ErrorCounters = { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, droppedSockets: 0 };
   private report: CycleReport | undefined;
   /** Warnings found in the config file at load (unknown keys, fields 0.7.10 cannot render). */
@@ -127,7 +128,7 @@ export class ProcessCollector {
     this.now = options.now ?? Date.now;
     this.batchSize = options.batchSize ?? 32;
     this.startedMs = this.now();
-    this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, maxReuseAge: options.maxReuseAge ?? 3 };
+    this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, reuseIdle: options.reuseIdle ?? true, maxReuseAge: options.maxReuseAge ?? 3 };
     this.last = this.build([]);
   }
 
@@ -147,11 +148,6 @@ export class ProcessCollector {
       version: () => this.version,
       points: () => this.last[i]?.points ?? [],
     }));
-  }
-
-  /** Group views of the last sample (status page, tests). */
-  groups(): readonly GroupView[] {
-    return this.lastViews;
   }
 
   lastReport(): CycleReport | undefined {
@@ -191,7 +187,9 @@ export class ProcessCollector {
       this.bootMs ??= readProcStatSync(this.fs).bootTimeSeconds * 1000;
     } catch (err) {
       this.errors.scrapeErrors++;
-      this.last = this.build(this.lastViews);
+      // the groups of the last good sample stay; only the error counters move
+      this.version++;
+      this.last = [...this.last.slice(0, -SELF_FAMILIES), ...buildSelfFamilies({ ...this.errors }, this.startedMs, this.interner)];
       throw new Error(`cannot list processes in ${this.fs.root}: ${describeFailure(err)}`);
     }
     const bootMs = this.bootMs;
@@ -360,8 +358,7 @@ export class ProcessCollector {
     this.errors.procReadErrors += procRead;
     const views = this.grouper.views((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now());
     await yieldToLoop();
-    this.lastViews = views;
-    this.last = this.build(views);
+    this.last = this.build(views); // views are not kept: a sample's garbage dies young
     this.report = {
       pids: pids.length,
       tracked: tracker.size,

@@ -20,7 +20,11 @@ type Attrs = Record<string, string>;
 
 /** Attribute objects of one thread name's series. */
 interface ThreadAttrs {
-  name: Attrs;
+  startMs: number;
+  startTime: HrTime;
+  count: Attrs;
+  majflt: Attrs;
+  minflt: Attrs;
   cpuSystem: Attrs;
   cpuUser: Attrs;
   ioRead: Attrs;
@@ -31,8 +35,10 @@ interface ThreadAttrs {
 
 /** Attribute objects of every series of one group, kept from sample to sample. */
 class GroupAttrs {
-  /** `{groupname}`: shared by every family labelled by the group alone (attribute objects are never mutated). */
-  readonly group: Attrs;
+  /** `{groupname}` of each family labelled by the group alone: one object per series, so each keeps its own last point. */
+  readonly g: Record<'numProcs' | 'read' | 'write' | 'majflt' | 'minflt' | 'fds' | 'worst' | 'oldest' | 'threads' | 'pid', Attrs>;
+  private startMs = NaN;
+  private startHr: HrTime = [0, 0];
   readonly cpuSystem: Attrs;
   readonly cpuUser: Attrs;
   readonly ctxNonvoluntary: Attrs;
@@ -45,7 +51,18 @@ class GroupAttrs {
   sockets = new Map<string, Attrs>();
 
   constructor(readonly groupname: string) {
-    this.group = { groupname };
+    this.g = {
+      numProcs: { groupname },
+      read: { groupname },
+      write: { groupname },
+      majflt: { groupname },
+      minflt: { groupname },
+      fds: { groupname },
+      worst: { groupname },
+      oldest: { groupname },
+      threads: { groupname },
+      pid: { groupname },
+    };
     this.cpuSystem = { groupname, mode: 'system' };
     this.cpuUser = { groupname, mode: 'user' };
     this.ctxNonvoluntary = { ctxswitchtype: 'nonvoluntary', groupname };
@@ -60,16 +77,31 @@ class GroupAttrs {
     this.states = STATE_NAMES.map((state) => ({ groupname, state }));
   }
 
+  /** The counters' start time, the same array while it does not change (so points can be reused). */
+  start(ms: number): HrTime {
+    if (ms !== this.startMs) {
+      this.startMs = ms;
+      this.startHr = hrTime(ms);
+    }
+    return this.startHr;
+  }
+
   wchan(w: string, next: Map<string, Attrs>): Attrs {
     const a = this.wchans.get(w) ?? { groupname: this.groupname, wchan: w };
     next.set(w, a);
     return a;
   }
 
-  thread(threadname: string, next: Map<string, ThreadAttrs>): ThreadAttrs {
+  thread(threadname: string, startMs: number, next: Map<string, ThreadAttrs>): ThreadAttrs {
     const groupname = this.groupname;
-    const a = this.threads.get(threadname) ?? {
-      name: { groupname, threadname },
+    let a = this.threads.get(threadname);
+    if (a && a.startMs !== startMs) a = undefined; // a new series of that name: new start time
+    a ??= {
+      startMs,
+      startTime: hrTime(startMs),
+      count: { groupname, threadname },
+      majflt: { groupname, threadname },
+      minflt: { groupname, threadname },
       cpuSystem: { groupname, mode: 'system', threadname },
       cpuUser: { groupname, mode: 'user', threadname },
       ioRead: { groupname, iomode: 'read', threadname },
@@ -104,8 +136,29 @@ class GroupAttrs {
 export class AttributeInterner {
   private groups = new Map<string, GroupAttrs>();
   private next = new Map<string, GroupAttrs>();
-  /** The unlabelled self counters. */
-  readonly none: Attrs = {};
+  /** The unlabelled self counters (one object each, so each keeps its own last point). */
+  readonly self = { errors: {}, partial: {}, procread: {}, dropped: {} } as const satisfies Record<string, Attrs>;
+  /** Last point of each series, by its attributes object: reused while value and start time stay the same. */
+  private readonly points = new WeakMap<Attrs, Point>();
+  private selfStartMs = NaN;
+  private selfStartHr: HrTime = [0, 0];
+
+  /** The point for a series: last sample's object when nothing changed (less garbage on an idle host). */
+  point(attributes: Attrs, value: number, startTime?: HrTime): Point {
+    const last = this.points.get(attributes);
+    if (last && last.value === value && last.startTime === startTime) return last;
+    const p: Point = startTime === undefined ? { attributes, value } : { attributes, value, startTime };
+    this.points.set(attributes, p);
+    return p;
+  }
+
+  selfStart(ms: number): HrTime {
+    if (ms !== this.selfStartMs) {
+      this.selfStartMs = ms;
+      this.selfStartHr = hrTime(ms);
+    }
+    return this.selfStartHr;
+  }
 
   beginRound(): void {
     this.next = new Map();
@@ -157,6 +210,7 @@ export function buildFamilies(
   interner: AttributeInterner = new AttributeInterner(),
 ): FamilyData[] {
   interner.beginRound();
+  const P = (attributes: Attrs, value: number, startTime?: HrTime): Point => interner.point(attributes, value, startTime);
   const numProcs: Point[] = [];
   const cpu: Point[] = [];
   const readBytes: Point[] = [];
@@ -183,73 +237,71 @@ export function buildFamilies(
 
   for (const g of views) {
     const a = interner.group(g.name);
-    const ga = a.group;
-    const startTime = hrTime(g.startMs);
+    const ga = a.g;
+    const startTime = a.start(g.startMs);
     const c = g.counts;
     const empty = g.numProcs === 0;
-    numProcs.push({ attributes: ga, value: g.numProcs });
-    cpu.push({ attributes: a.cpuSystem, value: seconds(c.systemTicks), startTime });
-    cpu.push({ attributes: a.cpuUser, value: seconds(c.userTicks), startTime });
-    if (c.readBytes !== undefined) readBytes.push({ attributes: ga, value: c.readBytes, startTime });
-    if (c.writeBytes !== undefined) writeBytes.push({ attributes: ga, value: c.writeBytes, startTime });
-    majflt.push({ attributes: ga, value: c.majorFaults, startTime });
-    minflt.push({ attributes: ga, value: c.minorFaults, startTime });
-    ctx.push({ attributes: a.ctxNonvoluntary, value: c.ctxNonvoluntary, startTime });
-    ctx.push({ attributes: a.ctxVoluntary, value: c.ctxVoluntary, startTime });
+    numProcs.push(P(ga.numProcs, g.numProcs));
+    cpu.push(P(a.cpuSystem, seconds(c.systemTicks), startTime));
+    cpu.push(P(a.cpuUser, seconds(c.userTicks), startTime));
+    if (c.readBytes !== undefined) readBytes.push(P(ga.read, c.readBytes, startTime));
+    if (c.writeBytes !== undefined) writeBytes.push(P(ga.write, c.writeBytes, startTime));
+    majflt.push(P(ga.majflt, c.majorFaults, startTime));
+    minflt.push(P(ga.minflt, c.minorFaults, startTime));
+    ctx.push(P(a.ctxNonvoluntary, c.ctxNonvoluntary, startTime));
+    ctx.push(P(a.ctxVoluntary, c.ctxVoluntary, startTime));
     if (opts.gatherSmaps) {
       const pss = empty ? 0 : g.pssBytes;
       const swapPss = empty ? 0 : g.swapPssBytes;
-      if (pss !== undefined) memory.push({ attributes: a.memory.proportionalResident, value: pss });
-      if (swapPss !== undefined) memory.push({ attributes: a.memory.proportionalSwapped, value: swapPss });
+      if (pss !== undefined) memory.push(P(a.memory.proportionalResident, pss));
+      if (swapPss !== undefined) memory.push(P(a.memory.proportionalSwapped, swapPss));
     }
-    memory.push({ attributes: a.memory.resident, value: g.residentBytes });
-    memory.push({ attributes: a.memory.swapped, value: g.swapBytes });
-    memory.push({ attributes: a.memory.virtual, value: g.virtualBytes });
+    memory.push(P(a.memory.resident, g.residentBytes));
+    memory.push(P(a.memory.swapped, g.swapBytes));
+    memory.push(P(a.memory.virtual, g.virtualBytes));
     const fds = empty ? 0 : g.openFds;
-    if (fds !== undefined) openFds.push({ attributes: ga, value: fds });
+    if (fds !== undefined) openFds.push(P(ga.fds, fds));
     const ratio = empty ? 0 : g.worstFdRatio;
-    if (ratio !== undefined) worstFd.push({ attributes: ga, value: ratio });
-    if (g.oldestStartSeconds !== undefined) oldest.push({ attributes: ga, value: g.oldestStartSeconds });
-    numThreads.push({ attributes: ga, value: g.numThreads });
-    for (let i = 0; i < STATE_NAMES.length; i++) states.push({ attributes: a.states[i]!, value: g.states[STATE_NAMES[i]!] });
+    if (ratio !== undefined) worstFd.push(P(ga.worst, ratio));
+    if (g.oldestStartSeconds !== undefined) oldest.push(P(ga.oldest, g.oldestStartSeconds));
+    numThreads.push(P(ga.threads, g.numThreads));
+    for (let i = 0; i < STATE_NAMES.length; i++) states.push(P(a.states[i]!, g.states[STATE_NAMES[i]!]));
     if (g.wchans.size > 0 || a.wchans.size > 0) {
       const next = new Map<string, Attrs>();
-      for (const [w, n] of g.wchans) wchan.push({ attributes: a.wchan(w, next), value: n });
+      for (const [w, n] of g.wchans) wchan.push(P(a.wchan(w, next), n));
       a.wchans = next;
     }
     if (opts.threads && (g.threads.length > 0 || a.threads.size > 0)) {
       const next = new Map<string, ThreadAttrs>();
       for (const t of g.threads) {
-        const ta = a.thread(t.name, next);
-        const ts = hrTime(t.startMs);
+        const ta = a.thread(t.name, t.startMs, next);
+        const ts = ta.startTime;
         const tc = t.counts;
-        thCount.push({ attributes: ta.name, value: t.count });
-        thCpu.push({ attributes: ta.cpuSystem, value: seconds(tc.systemTicks), startTime: ts });
-        thCpu.push({ attributes: ta.cpuUser, value: seconds(tc.userTicks), startTime: ts });
-        if (tc.readBytes !== undefined) thIo.push({ attributes: ta.ioRead, value: tc.readBytes, startTime: ts });
-        if (tc.writeBytes !== undefined) thIo.push({ attributes: ta.ioWrite, value: tc.writeBytes, startTime: ts });
-        thMaj.push({ attributes: ta.name, value: tc.majorFaults, startTime: ts });
-        thMin.push({ attributes: ta.name, value: tc.minorFaults, startTime: ts });
-        thCtx.push({ attributes: ta.ctxNonvoluntary, value: tc.ctxNonvoluntary, startTime: ts });
-        thCtx.push({ attributes: ta.ctxVoluntary, value: tc.ctxVoluntary, startTime: ts });
+        thCount.push(P(ta.count, t.count));
+        thCpu.push(P(ta.cpuSystem, seconds(tc.systemTicks), ts));
+        thCpu.push(P(ta.cpuUser, seconds(tc.userTicks), ts));
+        if (tc.readBytes !== undefined) thIo.push(P(ta.ioRead, tc.readBytes, ts));
+        if (tc.writeBytes !== undefined) thIo.push(P(ta.ioWrite, tc.writeBytes, ts));
+        thMaj.push(P(ta.majflt, tc.majorFaults, ts));
+        thMin.push(P(ta.minflt, tc.minorFaults, ts));
+        thCtx.push(P(ta.ctxNonvoluntary, tc.ctxNonvoluntary, ts));
+        thCtx.push(P(ta.ctxVoluntary, tc.ctxVoluntary, ts));
       }
       a.threads = next;
     }
-    if (g.pid !== undefined) pid.push({ attributes: ga, value: g.pid });
+    if (g.pid !== undefined) pid.push(P(ga.pid, g.pid));
     if (g.usernames.size > 0 || a.users.size > 0) {
       const next = new Map<string, Attrs>();
-      for (const u of g.usernames) username.push({ attributes: a.user(u, next), value: 1 });
+      for (const u of g.usernames) username.push(P(a.user(u, next), 1));
       a.users = next;
     }
     if (g.sockets.size > 0 || a.sockets.size > 0) {
       const next = new Map<string, Attrs>();
-      for (const [key, s] of g.sockets) netstat.push({ attributes: a.socket(key, s, next), value: s.state });
+      for (const [key, s] of g.sockets) netstat.push(P(a.socket(key, s, next), s.state));
       a.sockets = next;
     }
   }
   interner.endRound();
-  const selfStart = hrTime(opts.startedMs);
-  const single = (value: number): Point[] => [{ attributes: interner.none, value, startTime: selfStart }];
   return [
     { spec: F.contextSwitches, points: ctx },
     { spec: F.cpuSeconds, points: cpu },
@@ -274,9 +326,22 @@ export function buildFamilies(
     { spec: F.pid, points: pid },
     { spec: F.effectiveUsername, points: username },
     { spec: F.netstat, points: netstat },
-    { spec: F.scrapeErrors, points: single(errors.scrapeErrors) },
-    { spec: F.scrapePartialErrors, points: single(errors.partialErrors) },
-    { spec: F.scrapeProcReadErrors, points: single(errors.procReadErrors) },
-    { spec: F.netstatDropped, points: single(errors.droppedSockets) },
+    ...buildSelfFamilies(errors, opts.startedMs, interner),
+  ];
+}
+
+/** How many families buildSelfFamilies returns: they close buildFamilies' list. */
+export const SELF_FAMILIES = 4;
+
+/** The collector's own error counters. */
+export function buildSelfFamilies(errors: ErrorCounters, startedMs: number, interner: AttributeInterner): FamilyData[] {
+  const selfStart = interner.selfStart(startedMs);
+  const a = interner.self;
+  const single = (attrs: Attrs, value: number): Point[] => [interner.point(attrs, value, selfStart)];
+  return [
+    { spec: F.scrapeErrors, points: single(a.errors, errors.scrapeErrors) },
+    { spec: F.scrapePartialErrors, points: single(a.partial, errors.partialErrors) },
+    { spec: F.scrapeProcReadErrors, points: single(a.procread, errors.procReadErrors) },
+    { spec: F.netstatDropped, points: single(a.dropped, errors.droppedSockets) },
   ];
 }

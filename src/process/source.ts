@@ -88,6 +88,8 @@ export interface ProcSample {
   fdLimit: number | undefined;
   /** Tasks per state: the process state, plus each task's state when per-thread data was read (process-exporter counts both). */
   states: StateCounts;
+  /** stat state letter of the process itself. */
+  stateLetter: string;
   /** The process's own wchan ('' when running or unreadable). */
   wchan: string;
   /** Tasks per non-empty wchan, counted the same way as states. */
@@ -107,6 +109,8 @@ export interface ReadOptions {
   gatherSmaps: boolean;
   /** Read fd link targets for socket inodes. */
   sockets: boolean;
+  /** Skip re-reading what cannot have changed for a process that has not run since the last sample. */
+  reuseIdle: boolean;
   /** For a process that has not run, reuse Pss and the fd limit read at most this many cycles ago (0: always read). */
   maxReuseAge: number;
 }
@@ -213,6 +217,7 @@ export class ProcessReader {
     const userTicks = ticks(stat.userSeconds);
     const systemTicks = ticks(stat.systemSeconds);
     const idle =
+      opts.reuseIdle &&
       prev !== undefined &&
       !prev.partial &&
       prev.idleReusable &&
@@ -276,6 +281,21 @@ export class ProcessReader {
           }
         }
       }
+      if (
+        idle &&
+        reuseOld &&
+        stat.state === prev.stateLetter &&
+        stat.residentBytes === prev.residentBytes &&
+        stat.virtualBytes === prev.virtualBytes &&
+        (status.vmSwapBytes ?? 0) === prev.swapBytes &&
+        status.uids[1] === prev.euid &&
+        stat.comm === prev.comm &&
+        stat.ppid === prev.ppid
+      ) {
+        // nothing moved: keep the previous sample object (no garbage for an idle process)
+        prev.reuseAge = reuseAge;
+        return prev;
+      }
       const counts: Counts = {
         userTicks,
         systemTicks,
@@ -325,6 +345,7 @@ export class ProcessReader {
         openFds,
         fdLimit,
         states,
+        stateLetter: stat.state,
         wchan: wchanText,
         wchans,
         threads,

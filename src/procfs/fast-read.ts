@@ -14,7 +14,9 @@ import type { ProcFs } from './proc-fs';
 /** Default cap: the largest per-process file we parse (status, limits, smaps_rollup) is a few KiB. */
 export const SMALL_READ_LIMIT = 256 * 1024;
 
-let shared = Buffer.allocUnsafe(16 * 1024);
+/** The buffer every small read reuses; a larger file gets a buffer of its own for that read only. */
+const SHARED_SIZE = 64 * 1024;
+const shared = Buffer.allocUnsafe(SHARED_SIZE);
 
 /**
  * Bytes of `<root>/<rel>` as text, at most `limit` bytes. Throws the fs error
@@ -25,19 +27,21 @@ let shared = Buffer.allocUnsafe(16 * 1024);
 export function readSmallSync(fs: ProcFs, rel: string, limit = SMALL_READ_LIMIT, encoding: 'utf8' | 'latin1' = 'utf8'): string {
   const fd = openSync(`${fs.root}/${rel}`, 'r');
   try {
+    let buf = shared;
     let total = 0;
     for (;;) {
-      if (total === shared.length) {
-        if (shared.length >= limit) break;
-        const bigger = Buffer.allocUnsafe(Math.min(shared.length * 4, limit));
-        shared.copy(bigger, 0, 0, total);
-        shared = bigger;
+      if (total === buf.length) {
+        if (buf.length >= limit) break;
+        // a big file (a busy host's socket table): grow a private buffer, so the shared one stays small
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 4, limit));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
       }
-      const n = readSync(fd, shared, total, Math.min(shared.length, limit) - total, null);
+      const n = readSync(fd, buf, total, Math.min(buf.length, limit) - total, null);
       if (n === 0) break;
       total += n;
     }
-    return shared.toString(encoding, 0, total);
+    return buf.toString(encoding, 0, total);
   } finally {
     closeSync(fd);
   }

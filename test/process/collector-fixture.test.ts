@@ -13,6 +13,7 @@ import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process
 import { SelfStats } from '../../src/self-stats';
 import { silentLogger } from '../../src/log';
 import { groupNames, groupSeries, toSeries } from './series';
+import { namerFromText } from '../../src/config/process-names';
 
 const FIXTURE = path.resolve(__dirname, '../../../test/fixtures/proc-process');
 const PROC = path.join(FIXTURE, 'proc');
@@ -368,4 +369,23 @@ test('cached families: a new version after each sample, with the same attribute 
       assert.equal(p.value, before[i]![j]!.value);
     });
   }
+});
+
+test('setNaming (reload): processes are named again; moved ones leave their totals behind, unmatched ones are dropped', async () => {
+  const c = collector(PROC, { processConfigPath: GROUPS_YAML });
+  await c.sample();
+  const reloaded = namerFromText('process_names:\n  - name: "www"\n    comm: [webserver]\n  - name: "{{.ExeBase}}:{{.Matches.script}}"\n    cmdline: [\'^python3 (?P<script>\\S+)\']\n', false);
+  c.setNaming(reloaded.namer);
+  await c.sample();
+  const series = toSeries(c.families()());
+  // "web" and "shell:alice" keep their history with no members (configured groups are kept); bash and its children now match nothing
+  assert.deepEqual(groupNames(series), ['python3:/app/server.py', 'shell:alice', 'web', 'www']);
+  const www = groupSeries(series, 'www');
+  assert.equal(www.get('num_procs'), 2);
+  assert.equal(www.get('cpu_seconds_total{mode="user"}'), 2.8, 'moved processes count their real totals in the new group');
+  const web = groupSeries(series, 'web');
+  assert.equal(web.get('num_procs'), 0);
+  assert.equal(web.get('cpu_seconds_total{mode="user"}'), 2.8, 'the old group keeps what it counted');
+  assert.equal(groupSeries(series, 'python3:/app/server.py').get('num_procs'), 1, 'an unchanged name keeps its members');
+  assert.equal(groupSeries(series, 'shell:alice').get('num_procs'), 0);
 });

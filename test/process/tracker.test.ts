@@ -30,6 +30,7 @@ function sample(pid: number, over: Partial<ProcSample> = {}): ProcSample {
     openFds: 3,
     fdLimit: 1024,
     states: { ...emptyStates(), Sleeping: 1 },
+    stateLetter: 'S',
     wchan: '',
     wchans: new Map(),
     threads: undefined,
