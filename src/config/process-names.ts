@@ -11,6 +11,11 @@ import { ConfigNamer, parseProcessNames, PerPidNamer, ProcessNamesError, Procnam
 
 export const CONFIG_PATH_FLAG = '--config.path';
 
+/** The user database for {{.Username}} and effective_username (read by src/process/users.ts); throws the fs error. */
+export function readPasswdFile(path = '/etc/passwd'): string {
+  return readFileSync(path, 'utf8');
+}
+
 export interface LoadedNamer {
   namer: Namer;
   /** Accepted but suspicious content of the file (unknown keys, fields 0.7.10 cannot render); the caller logs them. */

@@ -3,10 +3,11 @@
  * effective_username family. process-exporter asks Go's os/user, which (built
  * without cgo, as the Debian package is) reads /etc/passwd and falls back to
  * the uid as text; we do the same. The file is the only host file outside
- * procfs that the process metrics read; it is re-read at most once a minute,
- * and only when a uid is not in it, so a user created after start is named.
+ * procfs that the process metrics read (through src/config); it is re-read
+ * at most once a minute, and only when a uid is not in it, so a user created
+ * after start is named.
  */
-import { readFileSync } from 'node:fs';
+import { readPasswdFile } from '../config/process-names';
 
 /** Parses passwd(5) lines `name:x:uid:gid:gecos:home:shell`; the first entry for a uid wins. */
 export function parsePasswd(text: string): Map<number, string> {
@@ -38,7 +39,7 @@ export class UserNames {
     if (this.now() - this.readAt >= REREAD_MS) {
       this.readAt = this.now();
       try {
-        this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
+        this.names = parsePasswd(readPasswdFile(this.passwdPath));
       } catch {
         // no passwd (distroless container): every user is its uid, as in Go's os/user fallback
       }
