@@ -318,7 +318,7 @@ async function main(): Promise<number> {
   let ports: Child | undefined;
   let churn: ChildProcess | undefined;
   let daemon: DaemonChild | undefined;
-  const results: Array<{ target: string; value: string; pass: boolean }> = [];
+  const results: Array<{ target: string; value: string; pass: boolean; safety?: boolean }> = [];
   try {
     ports = await startListener(`many:${PORTS}`, '127.0.0.1', 0, 'ohr-soak-ports');
     daemon = await startDaemon(endpoint);
@@ -426,13 +426,13 @@ async function main(): Promise<number> {
     line('shutdown', shutdown);
     if (errors.length > 0) process.stdout.write(`first scrape errors:\n  ${errors.join('\n  ')}\n`);
 
-    results.push({ target: 'crashes == 0', value: crashed ?? '0', pass: crashed === undefined });
-    results.push({ target: 'unhandled rejections == 0', value: String(daemon.unhandled), pass: daemon.unhandled === 0 });
-    results.push({ target: 'failed scrapes == 0', value: String(failed), pass: failed === 0 });
+    results.push({ target: 'crashes == 0', value: crashed ?? '0', pass: crashed === undefined , safety: true });
+    results.push({ target: 'unhandled rejections == 0', value: String(daemon.unhandled), pass: daemon.unhandled === 0 , safety: true });
+    results.push({ target: 'failed scrapes == 0', value: String(failed), pass: failed === 0 , safety: true });
     results.push({ target: 'RSS growth after warm-up < 10%', value: `${round(rssGrowth * 100)}% (${mib(rssWarm)} -> ${mib(rssEnd)} MiB)`, pass: after.length >= 2 && rssGrowth < 0.1 });
-    results.push({ target: `fd floor flat (end <= warm + ${Math.round(fdTolerance)})`, value: `${fdsWarm} -> ${fdsEnd} (max ${fdsMax})`, pass: after.length >= 2 && fdsEnd <= fdsWarm + fdTolerance });
+    results.push({ target: `fd floor flat (end <= warm + ${Math.round(fdTolerance)})`, value: `${fdsWarm} -> ${fdsEnd} (max ${fdsMax})`, pass: after.length >= 2 && fdsEnd <= fdsWarm + fdTolerance , safety: true });
     results.push({ target: '/metrics p99 < 100 ms, every window after warm-up', value: `worst ${round(worstP99)} ms over ${windowsAfter.length} windows`, pass: windowsAfter.length > 0 && worstP99 < 100 });
-    results.push({ target: 'clean shutdown on SIGTERM', value: shutdown, pass: cleanExit });
+    results.push({ target: 'clean shutdown on SIGTERM', value: shutdown, pass: cleanExit , safety: true });
     if (crashed || daemon.unhandled > 0) process.stdout.write(`daemon stderr (last lines):\n${daemon.stderrTail.slice(-30).join('\n')}\n`);
   } finally {
     if (churn?.pid) {
@@ -448,8 +448,11 @@ async function main(): Promise<number> {
   }
   process.stdout.write('\n--- targets\n');
   for (const r of results) process.stdout.write(`${r.pass ? 'PASS' : 'FAIL'}  ${r.target.padEnd(50)} ${r.value}\n`);
-  const ok = results.length > 0 && results.every((r) => r.pass);
-  process.stdout.write(ok ? 'soak: PASS\n' : 'soak: FAIL\n');
+  // --gate safety: only crashes, rejections, failed scrapes, fd leaks and shutdown decide the exit code
+  // (CI on a shared 2-core machine); latency and RSS are still printed with their verdicts.
+  const gateSafety = process.argv.includes('--gate-safety');
+  const ok = results.length > 0 && results.filter((r) => !gateSafety || r.safety).every((r) => r.pass);
+  process.stdout.write(ok ? `soak: PASS${gateSafety ? ' (safety targets gate)' : ''}\n` : 'soak: FAIL\n');
   return ok ? 0 : 1;
 }
 

@@ -25,3 +25,10 @@ test('README quick start: one command runs the daemon, one runs the tests', () =
   assert.ok(README.includes('npm ci && npm start'));
   assert.ok(README.includes('npm ci && npm test'));
 });
+
+test('README documents every namedprocess family', async () => {
+  const { NAMEDPROCESS_FAMILIES } = await import('../../src/metrics/namedprocess');
+  for (const f of Object.values(NAMEDPROCESS_FAMILIES) as Array<{ name: string }>) {
+    assert.ok(README.includes(`\`${f.name}\``), `${f.name} missing from README`);
+  }
+});
