@@ -72,6 +72,10 @@ export async function benchPorts(): Promise<Results> {
     const o = stats(ours);
     const s = stats(ss);
     r['discovery.ports_found'] = found;
+    // /proc/net/tcp lists every socket (TIME_WAIT included) while ss filters LISTEN in the kernel:
+    // the more sockets the host has, the more we read that ss does not
+    r['discovery.tcp_table_lines'] = (await fs.readBytesSliced('net/tcp', 256 << 20)).toString('latin1').split('\n').length - 2;
+    r['discovery.host_pids'] = (await fs.listPids()).length;
     r['discovery.ours_median_ms'] = round(o.median);
     r['discovery.ss_ltnup_median_ms'] = round(s.median);
     r['discovery.ratio_vs_ss'] = round(o.median / s.median);
