@@ -171,7 +171,10 @@ export class Daemon {
   private logPrivilegeSummary(): void {
     const unreadable = this.stats.discovery.deniedPids;
     const partial = this.processes?.errorCounts().partialErrors ?? 0;
-    if (unreadable === 0 && partial === 0) return;
+    // as root a handful of partial reads is normal (PID 1's io is EACCES even for root on some kernels);
+    // unreadable fd tables are the sign of missing privilege
+    const root = process.getuid?.() === 0;
+    if (unreadable === 0 && (partial === 0 || root)) return;
     this.log.warn('running with partial access to /proc: grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (or run as root) for the whole host', {
       unreadable_fd_tables: unreadable,
       unowned_listening_sockets: this.stats.discovery.unowned,
