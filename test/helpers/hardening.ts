@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { loadConfig, type Config } from '../../src/config/options';
 
 export function tempDir(prefix = 'ohr-hardening-'): { dir: string; remove(): void } {
@@ -98,7 +99,7 @@ export function fetchUrl(url: string, options: https.RequestOptions = {}, timeou
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (error: Error) => resolve({ ok: false, error }));
       res.on('end', () => {
-        const sock = res.socket as import('node:tls').TLSSocket;
+        const sock = res.socket as TLSSocket;
         const fp = typeof sock?.getPeerCertificate === 'function' ? sock.getPeerCertificate()?.fingerprint256 : undefined;
         resolve({ ok: true, res: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), serverFingerprint: fp } });
       });
