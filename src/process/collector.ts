@@ -341,7 +341,7 @@ export class ProcessCollector {
     // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
     const withSockets: TrackedProc[] = [];
     for (const t of tracker.all()) if (t.sample && t.sample.socketInodes.length > 0) withSockets.push(t);
-    const { sockets } = resolveSockets(
+    const { sockets } = await resolveSockets(
       this.fs,
       withSockets.map((t) => ({ pid: t.pid, inodes: t.sample!.socketInodes })),
     );

@@ -8,7 +8,7 @@
 import type { ProcFs } from '../procfs/proc-fs';
 import type { NetSocket } from '../procfs/net-sockets';
 import { isTcp } from '../procfs/net-sockets';
-import { scanSocketTablesSync } from '../procfs/net-tables';
+import { scanSocketTables } from '../procfs/net-tables';
 import { readNetNsSync } from '../procfs/pid-ns';
 
 export interface SocketLabels {
@@ -44,13 +44,13 @@ export interface SocketRequest {
  * tables of their namespace (each namespace once). Returns the TCP/UDP
  * sockets of each request, in fd order. `tablesRead` counts namespaces read.
  */
-export function resolveSockets(fs: ProcFs, requests: readonly SocketRequest[]): { sockets: NetSocket[][]; tablesRead: number } {
+export async function resolveSockets(fs: ProcFs, requests: readonly SocketRequest[]): Promise<{ sockets: NetSocket[][]; tablesRead: number }> {
   const wanted = new Set<number>();
   for (const r of requests) for (const i of r.inodes) wanted.add(i);
   const byInode = new Map<number, NetSocket>();
   let tablesRead = 0;
   if (wanted.size > 0) {
-    scanSocketTablesSync(fs, 'net', wanted, byInode);
+    await scanSocketTables(fs, 'net', wanted, byInode);
     tablesRead++;
     const loaded = new Set<string>();
     try {
@@ -69,7 +69,7 @@ export function resolveSockets(fs: ProcFs, requests: readonly SocketRequest[]): 
       if (loaded.has(ns)) continue;
       loaded.add(ns);
       try {
-        scanSocketTablesSync(fs, `${r.pid}/net`, wanted, byInode);
+        await scanSocketTables(fs, `${r.pid}/net`, wanted, byInode);
         tablesRead++;
       } catch {
         // the process exited: its sockets are gone with it

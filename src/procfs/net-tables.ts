@@ -1,5 +1,5 @@
 /**
- * Synchronous scan of the socket tables of one network namespace:
+ * Scan of the socket tables of one network namespace:
  * `<root>/net/{tcp,tcp6,udp,udp6}` (the reader's namespace) or
  * `<root>/<pid>/net/...` (the namespace of process <pid>). A missing table
  * (IPv6 disabled) is empty.
@@ -11,8 +11,8 @@
  */
 import type { ProcFs } from './proc-fs';
 import { isVanished } from './proc-fs';
-import { readSmallSync } from './fast-read';
 import { parseSocketLine, SOCKET_PROTOCOLS, type NetSocket } from './net-sockets';
+import { Slicer } from '../util/slicer';
 
 /** One line per socket, ~150 bytes: the cap allows ~1.7 million sockets. */
 const TABLE_LIMIT = 256 << 20;
@@ -45,15 +45,18 @@ export function lineInode(text: string, start: number, end: number): number {
  * Adds to `out` every socket of the namespace whose inode is in `wanted` and
  * not already in `out`. `dir` is `net` or `<pid>/net`.
  */
-export function scanSocketTablesSync(fs: ProcFs, dir: string, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): void {
+export async function scanSocketTables(fs: ProcFs, dir: string, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): Promise<void> {
   for (const protocol of SOCKET_PROTOCOLS) {
     let text: string;
     try {
-      text = readSmallSync(fs, `${dir}/${protocol}`, TABLE_LIMIT, 'latin1');
+      // sliced: tens of thousands of TIME_WAIT lines must not block the event loop in one piece
+      text = (await fs.readBytesSliced(`${dir}/${protocol}`, TABLE_LIMIT)).toString('latin1');
     } catch (err) {
       if (isVanished(err)) continue;
       throw err;
     }
+    const slicer = new Slicer();
+    let lines = 0;
     let start = text.indexOf('\n') + 1; // skip the header
     while (start > 0 && start < text.length) {
       let end = text.indexOf('\n', start);
@@ -64,6 +67,7 @@ export function scanSocketTablesSync(fs: ProcFs, dir: string, wanted: ReadonlySe
         if (s) out.set(inode, s);
       }
       start = end + 1;
+      if (++lines % 2048 === 0) await slicer.maybeYield();
     }
   }
 }

@@ -26,8 +26,8 @@ test('endpoint and labels: IPv6 in brackets, tcp6 reported as tcp', () => {
   );
 });
 
-test('resolveSockets: own namespace first, then each other namespace once; unknown inodes (unix sockets) dropped', () => {
-  const { sockets, tablesRead } = resolveSockets(fs, [
+test('resolveSockets: own namespace first, then each other namespace once; unknown inodes (unix sockets) dropped', async () => {
+  const { sockets, tablesRead } = await resolveSockets(fs, [
     { pid: 100, inodes: [1001, 1002, 1003, 9999] },
     { pid: 700, inodes: [1001] },
     { pid: 600, inodes: [2001] },
@@ -37,5 +37,5 @@ test('resolveSockets: own namespace first, then each other namespace once; unkno
   assert.deepEqual(sockets[2]!.map((s) => [s.inode, s.localAddress, s.state]), [[2001, '10.0.0.5', 1]]);
   // net/ + 100's namespace (9999 is unresolved and the fixture has no `self` to say it is ours) + 600's
   assert.equal(tablesRead, 3);
-  assert.deepEqual(resolveSockets(fs, []).tablesRead, 0, 'no sockets: no table is read');
+  assert.deepEqual((await resolveSockets(fs, [])).tablesRead, 0, 'no sockets: no table is read');
 });
