@@ -12,7 +12,7 @@ import { ProcFs } from '../../src/procfs/proc-fs';
 import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process/collector';
 import { SelfStats } from '../../src/self-stats';
 import { silentLogger } from '../../src/log';
-import { groupNames, groupSeries, toSeries } from './series';
+import { groupNames, groupSeries, toSeries, DEFAULT_PROCESS_CONFIG } from './series';
 import { namerFromText } from '../../src/config/process-names';
 
 const FIXTURE = path.resolve(__dirname, '../../../test/fixtures/proc-process');
@@ -20,15 +20,7 @@ const PROC = path.join(FIXTURE, 'proc');
 const PASSWD = path.join(FIXTURE, 'etc/passwd');
 const GROUPS_YAML = path.join(FIXTURE, 'config/groups.yaml');
 
-const BASE: ProcessCollectorConfig = {
-  processConfigPath: undefined,
-  procnames: [],
-  children: true,
-  threads: true,
-  gatherSmaps: true,
-  removeEmptyGroups: false,
-  netstatMaxPerProcess: 256,
-};
+const BASE: ProcessCollectorConfig = DEFAULT_PROCESS_CONFIG;
 
 function collector(root: string, over: Partial<ProcessCollectorConfig> = {}, maxReuseAge = 3): ProcessCollector {
   return new ProcessCollector(new ProcFs(root), { ...BASE, ...over }, new SelfStats(), silentLogger, { passwdPath: PASSWD, maxReuseAge });

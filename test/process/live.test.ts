@@ -15,17 +15,9 @@ import { ProcFs } from '../../src/procfs/proc-fs';
 import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process/collector';
 import { SelfStats } from '../../src/self-stats';
 import { silentLogger } from '../../src/log';
-import { groupSeries, toSeries } from './series';
+import { groupSeries, toSeries, DEFAULT_PROCESS_CONFIG } from './series';
 
-const CONFIG: ProcessCollectorConfig = {
-  processConfigPath: undefined,
-  procnames: [],
-  children: true,
-  threads: true,
-  gatherSmaps: true,
-  removeEmptyGroups: false,
-  netstatMaxPerProcess: 256,
-};
+const CONFIG: ProcessCollectorConfig = DEFAULT_PROCESS_CONFIG;
 
 const children: ChildProcess[] = [];
 const workDir = mkdtempSync(path.join(tmpdir(), 'live-proc-'));

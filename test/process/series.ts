@@ -1,5 +1,17 @@
 /** Test helpers: families as `name{k="v",...}` -> value, label keys sorted. */
 import type { FamilyData } from '../../src/metrics/producer';
+import type { ProcessCollectorConfig } from '../../src/process/collector';
+
+/** process-exporter's defaults with no config file: one group per process, threads and smaps on. */
+export const DEFAULT_PROCESS_CONFIG: Readonly<ProcessCollectorConfig> = {
+  processConfigPath: undefined,
+  procnames: [],
+  children: true,
+  threads: true,
+  gatherSmaps: true,
+  removeEmptyGroups: false,
+  netstatMaxPerProcess: 256,
+};
 
 export function seriesKey(name: string, attributes: Record<string, string>): string {
   const keys = Object.keys(attributes).sort();
