@@ -38,9 +38,6 @@ export interface FamilyData {
   points: Point[];
 }
 
-/** Anything that can turn a cache into families. Must be cheap and synchronous: it runs on every scrape and export. */
-export type FamilySource = () => FamilyData[];
-
 /**
  * A family whose data is rebuilt only when its cache says it changed. A
  * scrape every few seconds against probes that finish once a minute then
@@ -158,23 +155,16 @@ export class PushTimeProducer implements MetricProducer {
 
 export class CacheMetricProducer implements MetricProducer {
   private readonly startTime: HrTime;
-  private readonly sources: FamilySource[];
   private readonly cached: Array<{ family: CachedFamily; version?: string | number; data?: MetricData }> = [];
   /** Every MetricData this producer made; lets the scrape path tell them from the SDK's own. */
   private readonly made = new WeakSet<MetricData>();
 
   constructor(
-    sources: readonly FamilySource[],
     private readonly resource: Resource,
     private readonly labelMax: number,
     startedAtMs = Date.now(),
   ) {
     this.startTime = toHrTime(startedAtMs);
-    this.sources = [...sources];
-  }
-
-  addSource(source: FamilySource): void {
-    this.sources.push(source);
   }
 
   addCached(families: readonly CachedFamily[]): void {
@@ -188,10 +178,7 @@ export class CacheMetricProducer implements MetricProducer {
 
   /** The families as plain data (for the status page, --once, tests). */
   families(): FamilyData[] {
-    return [
-      ...this.cached.map((c) => ({ spec: c.family.spec, points: c.family.points() })),
-      ...this.sources.flatMap((s) => s()),
-    ].filter((f) => f.points.length > 0);
+    return this.cached.map((c) => ({ spec: c.family.spec, points: c.family.points() })).filter((f) => f.points.length > 0);
   }
 
   private build(f: FamilyData, now: HrTime): MetricData {
@@ -220,14 +207,7 @@ export class CacheMetricProducer implements MetricProducer {
         }
         if (c.data) metrics.push(c.data);
       } catch (err) {
-        errors.push(err);
-      }
-    }
-    for (const source of this.sources) {
-      try {
-        for (const f of source()) if (f.points.length > 0) metrics.push(this.build(f, now));
-      } catch (err) {
-        // One broken source must not take the others down: the scrape still answers.
+        // one broken family must not take the others down: the scrape still answers
         errors.push(err);
       }
     }
