@@ -232,6 +232,25 @@ export function promtool(args: string[], input?: string): SpawnSyncReturns<strin
   return spawnSync(bin, args, { input, encoding: 'utf8', timeout: 60_000 });
 }
 
+/**
+ * The one promtool finding process-exporter's contract forces on us: the gauge
+ * namedprocess_namegroup_thread_count ends in _count (process-exporter 0.7.10 draws the same lint).
+ */
+const CONTRACT_LINT = /^namedprocess_namegroup_thread_count non-histogram and non-summary metrics should not have "_count" suffix$/;
+
+/**
+ * `promtool check metrics` over an exposition page: its findings (parse errors and lint) other
+ * than CONTRACT_LINT, [] for a clean page. Exit 3 means lint findings only; anything but 0 or 3
+ * with no finding printed is reported as a finding.
+ */
+export function promtoolFindings(page: string): string[] {
+  const r = promtool(['check', 'metrics'], page);
+  const findings = `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const unexpected = findings.filter((l) => !CONTRACT_LINT.test(l));
+  if (unexpected.length === 0 && r.status !== 0 && !(r.status === 3 && findings.length > 0)) unexpected.push(`promtool exited ${r.status ?? r.signal}`);
+  return unexpected;
+}
+
 export function chromiumPath(): string | undefined {
   return process.env.CHROMIUM_BIN ?? which('chromium', ['/usr/bin/chromium']) ?? which('chromium-browser');
 }
