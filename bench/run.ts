@@ -24,7 +24,8 @@ import { PortMonitor } from '../src/probes/port-monitor';
 import { LocalAddresses } from '../src/probes/local-addresses';
 import { SelfStats } from '../src/self-stats';
 import { startListener, killAndWait } from '../test/helpers/processes';
-import { get, waitFor } from '../test/helpers/http';
+import { get } from '../test/helpers/http';
+import { waitFor } from '../test/helpers/wait';
 
 const PORTS = 3000;
 /** Probe period of the daemon under test: short enough that 3 sweeps fall in the 30 s of scraping. */
