@@ -9,7 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FILE_MAX_BYTES, ConfigFileError, readConfigFile } from '../../src/config/config-file';
-import { MAIN_JS, repoPath, tempDir } from '../helpers/pipelines';
+import { MAIN_JS, repoPath } from '../helpers/pipelines';
+import { tempDir as makeTempDir } from '../helpers/tmp';
+
+const tempDir = (name: string): string => makeTempDir(name).dir;
 
 const FIXTURE = repoPath('test', 'fixtures', 'proc-process', 'proc');
 

@@ -10,7 +10,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, cpSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { MAIN_JS, repoPath, startDaemon, tempDir, waitFor } from '../helpers/pipelines';
+import { MAIN_JS, repoPath, startDaemon } from '../helpers/pipelines';
+import { tempDir as makeTempDir } from '../helpers/tmp';
+import { waitFor } from '../helpers/wait';
+
+const tempDir = (name: string): string => makeTempDir(name).dir;
 import { parseExposition, value } from '../helpers/exposition';
 
 const FIXTURE = repoPath('test', 'fixtures', 'proc-process', 'proc');

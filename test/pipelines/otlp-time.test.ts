@@ -9,25 +9,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OtlpReceiver, type ReceivedExport, type Row } from '../helpers/otlp-receiver';
-import { httpGet, startDaemon, startListener, waitFor } from '../helpers/pipelines';
+import { startDaemon } from '../helpers/pipelines';
+import { startListener } from '../helpers/processes';
+import { get as httpGet } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 
 const key = (r: Row): string => `${r.metric}${JSON.stringify(Object.entries(r.attributes).sort())}`;
 
 test('two consecutive exports: time advances on every point, counters keep their start and never decrease', async (t) => {
   const receiver = new OtlpReceiver();
   const endpoint = await receiver.start();
-  const listener = await startListener({ title: 'ohr-otlp-time' });
+  const listener = await startListener('banner', '127.0.0.1', 0, 'ohr-otlp-time');
+  const port = String(listener.ports[0]);
   const daemon = await startDaemon({
     args: ['--port.status-interval=1h'],
     env: { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint, OTEL_METRIC_EXPORT_INTERVAL: '700' },
   });
   t.after(async () => {
     await daemon.stop();
-    await listener.stop();
+    await listener.kill();
     await receiver.stop();
   });
   const hasPort = (e: ReceivedExport): boolean =>
-    e.rows.some((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === String(listener.tcpPort));
+    e.rows.some((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === port);
   const first = await receiver.next(hasPort, 30_000);
   const second = await receiver.next(() => true, 10_000);
   const third = await receiver.next(() => true, 10_000);
@@ -63,9 +67,9 @@ test('two consecutive exports: time advances on every point, counters keep their
   // every point of one export carries that export's time: one timestamp per export for the contract families
   assert.ok(second.rows.filter(contract).length > 50);
   assert.equal(timesOf(second).size, 1, `export carried several times: ${[...timesOf(second)].join(', ')}`);
-  const port = second.rows.find((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === String(listener.tcpPort));
-  assert.ok(port, 'the listener series is in the second export');
-  assert.equal(port.value, 1);
+  const alive = second.rows.find((r) => r.metric === 'node_tcp_port_alive' && r.attributes.port === port);
+  assert.ok(alive, 'the listener series is in the second export');
+  assert.equal(alive.value, 1);
 
   // every family says what it is; unit words in names match the OTLP unit
   const seen = new Set<string>();
