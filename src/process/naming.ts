@@ -14,7 +14,7 @@
  * are returned with the match, not stored on the matcher.
  */
 import * as YAML from 'yaml';
-import { compileGoRegexp, GoRegexpError } from './go-regexp';
+import { compileGoRegexp, GoRegexpError, type GoRegexp } from './go-regexp';
 import { compileTemplate, renderTemplate, TemplateError, type CompiledTemplate } from './template';
 
 /** What a namer may look at; read once when a process is first seen. */
@@ -92,12 +92,15 @@ export interface MatchRule {
   comm?: ReadonlySet<string>;
   /** argv[0] basename -> '' (any path) or the exact path required (process-exporter keys exes by basename). */
   exe?: ReadonlyMap<string, string>;
-  cmdline?: readonly RegExp[];
+  cmdline?: readonly GoRegexp[];
 }
 
 export interface MatchResult {
   matched: boolean;
-  /** Named captures of the cmdline regexes ('' = the whole match of the last regex, as in Go). */
+  /**
+   * Named captures of the cmdline regexes ('' = the whole match of the last regex, as in Go);
+   * filled only when the rule's template reads them.
+   */
   matches: Map<string, string>;
 }
 
@@ -113,53 +116,20 @@ export function matchRule(rule: MatchRule, attrs: ProcAttributes): MatchResult {
     if (want === undefined || (want !== '' && want !== argv0)) return no;
   }
   if (rule.cmdline) {
+    // process-exporter matches each regex against the argv joined by spaces (unanchored search)
     const joined = attrs.cmdline.join(' ');
+    const capture = rule.template.uses.matches;
     for (const re of rule.cmdline) {
-      const m = re.exec(joined);
+      // the test is the cheap path (no captures): most processes fail it
+      if (!re.test(joined)) return no;
+      if (!capture) continue;
+      const m = re.findSubmatch(joined);
       if (!m) return no;
-      // Go's SubexpNames: "" for the whole match and for unnamed groups, so "" ends up as the last unnamed value
-      matches.set('', m[0]);
-      for (let g = 1; g < m.length; g++) {
-        const name = groupNameAt(re, g);
-        matches.set(name, m[g] ?? '');
-      }
+      // Go's SubexpNames in order, so for a name used twice, and for "" (the whole match and unnamed groups), the last one wins
+      re.subexpNames.forEach((name, g) => matches.set(name, m[g]!));
     }
   }
   return { matched: true, matches };
-}
-
-const groupNames = new WeakMap<RegExp, string[]>();
-
-/** Name of capture group `index` ('' when unnamed), from the pattern's source. */
-function groupNameAt(re: RegExp, index: number): string {
-  let names = groupNames.get(re);
-  if (!names) {
-    names = [''];
-    // count capturing groups in source order: '(' not followed by '?', or '(?<name>'
-    const src = re.source;
-    let inClass = false;
-    for (let i = 0; i < src.length; i++) {
-      const c = src[i];
-      if (c === '\\') {
-        i++;
-        continue;
-      }
-      if (inClass) {
-        if (c === ']') inClass = false;
-        continue;
-      }
-      if (c === '[') inClass = true;
-      else if (c === '(') {
-        if (src[i + 1] !== '?') names.push('');
-        else {
-          const m = /^\(\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(src.slice(i));
-          if (m) names.push(m[1]!);
-        }
-      }
-    }
-    groupNames.set(re, names);
-  }
-  return names[index] ?? '';
 }
 
 export class ConfigNamer implements Namer {

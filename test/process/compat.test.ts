@@ -214,3 +214,73 @@ test('same -procnames: same group names', { skip, timeout: 60_000 }, async () =>
   mt.kill('SIGKILL');
   kid.kill('SIGKILL');
 });
+
+test('same cmdline regexes: RE2 flags, classes, captures and duplicate names name the same groups as process-exporter 0.7.10', { skip, timeout: 60_000 }, async () => {
+  // each child's whole cmdline is one argument of our choosing: cat waiting on a pipe we never close
+  const argvs = [
+    'ohrre2-ci JAVA',
+    'ohrre2-kelvin \u212a', // KELVIN SIGN folds with k in Go
+    'ohrre2-space a\u00a0b', // no-break space: not \s in Go
+    'ohrre2-ungreedy aaa',
+    'ohrre2-dup 42',
+    'ohrre2-cfg /opt/x --port 1 --config=/etc/app.yml',
+    'ohrre2-posix héllo',
+    'ohrre2-q a.b',
+    'ohrre2-flags Java -JAR',
+  ];
+  const cats = argvs.map((argv0) => {
+    const c = spawn('/bin/cat', [], { argv0, stdio: ['pipe', 'ignore', 'ignore'] });
+    children.push(c);
+    return c;
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const config = path.join(dir, 'regex.yaml');
+  writeFileSync(
+    config,
+    String.raw`process_names:
+  - name: "ci-{{.Matches.w}}"
+    cmdline: ['^ohrre2-ci (?P<w>(?i:java))$']
+  - name: "kelvin"
+    cmdline: ['(?i)^ohrre2-kelvin k$']
+  - name: "space-bad"
+    cmdline: ['^ohrre2-space a\sb$']
+  - name: "space-{{.Matches.all}}"
+    cmdline: ['^ohrre2-space (?P<all>\S+)$']
+  - name: "ungreedy-{{.Matches.x}}"
+    cmdline: ['(?U)^ohrre2-ungreedy (?P<x>a+)']
+  - name: "dup-{{.Matches.v}}-{{.Matches}}"
+    cmdline: ['^ohrre2-dup (?:(?P<v>[0-9]+)|(?P<v>[a-z]+))$']
+  - name: "cfg-{{.Matches.cfg}}"
+    cmdline: ['^ohrre2-cfg (\S+\s*)+--config=(?P<cfg>\S+)$']
+  - name: "posix-bad"
+    cmdline: ['^ohrre2-posix [[:alpha:]]+$']
+  - name: "uni-{{.Matches.w}}"
+    cmdline: ['^ohrre2-posix (?P<w>\pL+)$']
+  - name: "q"
+    cmdline: ['^ohrre2-q \Qa.b\E$']
+  - name: "flags"
+    cmdline: ['^ohrre2-flags (?i)java(?-i) -JAR', '\bJAR\b']
+`,
+  );
+  const expected = [
+    'ci-JAVA',
+    'kelvin',
+    'space-a\u00a0b',
+    'ungreedy-a',
+    'dup--map[:ohrre2-dup 42 v:]',
+    'cfg-/etc/app.yml',
+    'uni-héllo',
+    'q',
+    'flags',
+  ].sort();
+  const pePort = await freePort();
+  const ourPort = await freePort();
+  const pe = run(PE, ['-web.listen-address', `127.0.0.1:${pePort}`, '-config.path', config]);
+  const ours = run(process.execPath, [MAIN, `--web.listen-address=127.0.0.1:${ourPort}`, `--config.path=${config}`, '--metrics.exporter=prometheus', '--process.sample-interval=1s']);
+  const peE = await scrapeWhen(`http://127.0.0.1:${pePort}/metrics`, expected, 'process-exporter groups');
+  const ourE = await scrapeWhen(`http://127.0.0.1:${ourPort}/metrics`, expected, 'our groups');
+  assert.deepEqual(groupsOf(peE), expected, 'process-exporter names the children as Go regexp semantics say');
+  assert.deepEqual(groupsOf(ourE), groupsOf(peE));
+  await Promise.all([stop(ours), stop(pe)]);
+  for (const c of cats) c.kill('SIGKILL');
+});

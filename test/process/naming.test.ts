@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ConfigNamer, goBase, parseProcessNames, PerPidNamer, ProcnamesNamer, ProcessNamesError, type ProcAttributes } from '../../src/process/naming';
 import { compileTemplate, goTimeString, renderTemplate } from '../../src/process/template';
-import { compileGoRegexp, GoRegexpError, translateGoRegexp } from '../../src/process/go-regexp';
+import { compileGoRegexp, GoRegexpError } from '../../src/process/go-regexp';
 import { loadNamer, namerFromText } from '../../src/config/process-names';
 import { ConfigError } from '../../src/config/options';
 
@@ -124,24 +125,156 @@ test('bad files are refused with the item and key named', () => {
   assert.deepEqual(parseProcessNames('process_names:\n  - comm: [a]\n    nmae: typo\n').warnings, ['process_names[0]: unknown key "nmae" ignored']);
 });
 
-test('Go RE2 syntax is translated: named groups, flags, \\A \\z, \\Q..\\E, POSIX classes, \\p', () => {
+test('Go RE2 syntax: named groups, flags, \\A \\z, \\Q..\\E, POSIX classes, \\p, Perl classes', () => {
   const cases: Array<[string, string, boolean]> = [
     ['(?P<x>\\d+)', 'a 12', true],
+    ['(?<x>\\d+)', 'a 12', true], // Go 1.22+ spelling
     ['(?i)^JAVA', 'java -jar', true],
     ['(?s)a.b', 'a\nb', true],
+    ['a.b', 'a\nb', false],
     ['\\Afoo\\z', 'foo', true],
     ['\\Afoo\\z', 'foo bar', false],
     ['\\Qa.b\\E', 'a.b', true],
     ['\\Qa.b\\E', 'axb', false],
     ['^[[:alpha:]]+$', 'abc', true],
     ['^[[:digit:][:space:]]+$', '1 2', true],
+    ['^[[:^alpha:]]+$', '1 2', true],
     ['^\\pL+$', 'héllo', true],
+    ['^\\p{Greek}+$', 'αβγ', true],
     ['[]a]', ']', true],
+    // inline flag groups and flags in the middle, which the JavaScript translation refused
+    ['^(?i:java) -jar', 'JAVA -jar x', true],
+    ['^(?i:java) -jar', 'JAVA -JAR x', false],
+    ['^java(?i) -JAR', 'java -jar', true],
+    ['^JAVA(?i) -jar', 'java -jar', false],
+    ['(?i)^(?-i:Java)', 'JAVA', false],
+    // Go's simple case folding: K folds with the Kelvin sign, as JavaScript's i flag without u does not
+    ['(?i)^k$', '\u212a', true],
+    // Perl classes are ASCII in Go: no-break space is not \s, Arabic-Indic digits are not \d (JavaScript's \s matches U+00A0)
+    ['^\\S+$', 'a\u00a0b', true],
+    ['\\s', '\u00a0', false],
+    ['\\s', '\v', false],
+    ['\\d', '\u0663', false],
+    ['^\\w+$', 'a_1', true],
+    ['\\bjar\\b', 'x.jar y', true],
+    // unanchored search, ^ and $ at the ends of the text unless (?m)
+    ['jar', 'java -jar app.jar', true],
+    ['^-jar', 'java -jar app.jar', false],
+    ['a$', 'a\nb', false],
+    ['(?m)a$', 'a\nb', true],
   ];
   for (const [re, input, want] of cases) assert.equal(compileGoRegexp(re).test(input), want, `${re} on ${JSON.stringify(input)}`);
-  assert.deepEqual(translateGoRegexp('(?P<a>x)(?<b>y)').names, ['a', 'b']);
-  for (const re of ['(a)\\1', '(?<=a)b', '(?U)a+', '(?i:a)', '[[:nope:]]', '[a']) {
-    assert.throws(() => compileGoRegexp(re), GoRegexpError, re);
+});
+
+test('Go RE2 captures: FindStringSubmatch and SubexpNames, leftmost-first, non-greedy and (?U)', () => {
+  const r = compileGoRegexp('(?P<a>x)|(y)(?P<b>z)?');
+  assert.deepEqual(r.subexpNames, ['', 'a', '', 'b']);
+  assert.deepEqual(r.findSubmatch('--y--'), ['y', '', 'y', '']);
+  assert.equal(r.findSubmatch('--'), undefined);
+  assert.deepEqual(compileGoRegexp('(a+)(a*)').findSubmatch('aaa'), ['aaa', 'aaa', '']);
+  assert.deepEqual(compileGoRegexp('(a+?)(a*)').findSubmatch('aaa'), ['aaa', 'a', 'aa']);
+  // (?U) swaps greedy and non-greedy
+  assert.deepEqual(compileGoRegexp('(?U)(a+)(a*)').findSubmatch('aaa'), ['a', 'a', '']);
+  assert.deepEqual(compileGoRegexp('(?U)(a+?)(a*?)').findSubmatch('aaa'), ['aaa', 'aaa', '']);
+  assert.deepEqual(compileGoRegexp('(a|ab)(c|bcd)').findSubmatch('abcd'), ['abcd', 'a', 'bcd']);
+  // Go accepts a name used twice; both groups carry it
+  const dup = compileGoRegexp('(?P<v>a+)|(?P<v>b+)|[(?P<v>]');
+  assert.deepEqual(dup.subexpNames, ['', 'v', 'v']);
+  assert.deepEqual(dup.findSubmatch('bb'), ['bb', '', 'bb']);
+  assert.equal(dup.test('?'), true, 'the text inside the class stays literal');
+});
+
+test('what RE2 refuses is a load error with Go\'s message: lookaround, backreferences, bad syntax', () => {
+  const refused: Array<[string, RegExp]> = [
+    ['a(?=b)', /invalid or unsupported Perl syntax: `\(\?=`.*no lookaround/],
+    ['a(?!b)', /`\(\?!`.*no lookaround/],
+    ['(?<=a)b', /invalid named capture: `\(\?<=a\)b`.*no lookaround/],
+    ['(?<!a)b', /no lookaround/],
+    ['(a)\\1', /invalid escape sequence: `\\1`.*no backreferences/],
+    ['(?x) a', /invalid or unsupported Perl syntax: `\(\?x`/],
+    ['a**', /invalid nested repetition operator/],
+    ['a{1001}', /invalid repeat count/],
+    ['\\C', /invalid escape sequence/],
+    ['\\u0041', /invalid escape sequence/],
+    ['[[:nope:]]', /invalid character class range/],
+    ['[a', /missing closing \]/],
+    ['(a', /missing closing \)/],
+    ['(?P<a-b>x)', /invalid named capture/],
+  ];
+  for (const [re, message] of refused) {
+    assert.throws(() => compileGoRegexp(re), (err: unknown) => err instanceof GoRegexpError && message.test(err.message), re);
+  }
+  // in a file: the item, the key and the pattern are named
+  assert.throws(
+    () => parseProcessNames("process_names:\n  - comm: [a]\n  - cmdline: ['x', '(?<=java )-jar']\n"),
+    (err: unknown) => err instanceof ProcessNamesError && err.message.startsWith('process_names[1].cmdline[1]: bad regex "(?<=java )-jar": invalid named capture') && /lookaround/.test(err.message),
+  );
+});
+
+test('named groups feed templates with (?i), (?i:...), anchors, duplicate names and several regexes', () => {
+  const yaml = `
+process_names:
+  - name: "jvm:{{.Matches.main}}"
+    cmdline: ['(?i)^\\S*/JAVA\\s', '\\s(?P<main>\\w+(?:\\.\\w+)+)$']
+  - name: "pg:{{.Matches.cluster}}"
+    cmdline: ['^(?i:postgres(?:ql)?): (?P<cluster>\\w+)']
+  - name: "dup:{{.Matches.v}}|{{.Matches}}"
+    cmdline: ['^dup (?:(?P<v>[0-9]+)|(?P<v>[a-z]+))$']
+  - name: "cfg:{{.Matches.cfg}}"
+    cmdline: ['^(\\S+\\s*)+--config=(?P<cfg>\\S+)$']
+`;
+  const cases: Array<[string[], string | undefined]> = [
+    [['/usr/lib/jvm/bin/Java', '-Xmx1g', 'org.example.Main'], 'jvm:org.example.Main'],
+    [['/usr/lib/jvm/bin/java', 'org.example.Main', '--x'], undefined],
+    [['PostgreSQL: main', 'checkpointer'], 'pg:main'],
+    [['postgres: 16', 'main'], 'pg:16'],
+    [['xpostgres: main'], undefined],
+    // Go fills the map in SubexpNames order: the last group named v wins, even when it took no part
+    [['dup', '42'], 'dup:|map[:dup 42 v:]'],
+    [['dup', 'ab'], 'dup:ab|map[:dup ab v:ab]'],
+    [['/opt/app', '--port', '1', '--config=/etc/app.yml'], 'cfg:/etc/app.yml'],
+    [['/opt/app', '--config=/etc/app.yml', '--port', '1'], undefined],
+  ];
+  for (const [cmdline, want] of cases) assert.equal(namesFor(yaml, proc({ cmdline })), want, cmdline.join(' '));
+});
+
+test('matching time is linear: backtracking-prone patterns over hostile 64 KiB command lines return (in a worker, watched)', async () => {
+  // a backtracking engine never returns on these; a blocked thread cannot be timed out from
+  // inside, so the work runs in a worker that is terminated if it has not answered in 60 s
+  const naming = require.resolve('../../src/process/naming');
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const { ConfigNamer, parseProcessNames } = require(${JSON.stringify(naming)});
+    const yaml = "process_names:\\n" +
+      "  - name: nested\\n    cmdline: ['(a+)+$']\\n" +
+      "  - name: 'cfg-{{.Matches.cfg}}'\\n    cmdline: ['^(\\\\S+\\\\s*)+--config=(?P<cfg>\\\\S+)$']\\n" +
+      "  - name: alt\\n    cmdline: ['^(a|aa)+$', '(x+x+)+y']\\n" +
+      "  - name: other\\n    cmdline: ['.']\\n";
+    const namer = new ConfigNamer(parseProcessNames(yaml).rules);
+    const base = { comm: 'x', pid: 1, startTimeMs: 0, username: 'u', cgroups: [] };
+    const names = [
+      ['a'.repeat(65535) + 'b'],
+      Array.from({ length: 8000 }, (_, i) => 'w' + i).concat(['--config']),
+      ['x'.repeat(65535)],
+    ].map((cmdline) => namer.name({ ...base, cmdline }));
+    parentPort.postMessage(names);
+  `;
+  const worker = new Worker(code, { eval: true });
+  try {
+    const names = await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('naming did not return within 60 s: the regex engine backtracks')), 60_000);
+      worker.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      worker.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    assert.deepEqual(names, ['other', 'other', 'other']);
+  } finally {
+    await worker.terminate();
   }
 });
 
