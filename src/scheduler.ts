@@ -6,10 +6,11 @@
  */
 import type { Logger } from './log';
 import type { SelfStats, Stage } from './self-stats';
+import { setLongTimeout, type LongTimer } from './util/long-timer';
 
 export class StageRunner {
   private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimer | undefined;
   private failing = false;
   private stopped = false;
 
@@ -43,20 +44,24 @@ export class StageRunner {
     return this.running;
   }
 
-  /** Starts the period; the first run happens after `delayMs` (default: one period). */
+  /**
+   * Starts the period; the first run happens after `delayMs` (default: one
+   * period). Periods of 2^31 ms (~24.9 days) and more are legal (a monthly
+   * rebuild is a reasonable choice): they are waited for as chained timers.
+   */
   start(delayMs = this.intervalMs): void {
     const loop = (): void => {
       if (this.stopped) return;
       void this.run().then(() => {
-        if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs).unref();
+        if (!this.stopped) this.timer = setLongTimeout(loop, this.intervalMs);
       });
     };
-    this.timer = setTimeout(loop, delayMs).unref();
+    this.timer = setLongTimeout(loop, delayMs);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 }

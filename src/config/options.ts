@@ -11,6 +11,7 @@
  */
 import { formatDuration, parseDuration } from './duration';
 import { redactUrl } from './redact';
+import { MAX_TIMER_MS } from '../util/long-timer';
 
 export type ExporterName = 'prometheus' | 'otlp';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -99,15 +100,34 @@ class InvalidValue extends Error {
   }
 }
 
-const duration: Parser<number> = (raw) => {
-  const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) throw new InvalidValue();
-  return ms;
-};
+/**
+ * Upper bounds. Periods above 2^31 ms are waited for as chained timers (see
+ * src/util/long-timer.ts), so a 30d rebuild works; a year is where a period
+ * stops being a period and becomes a typo. A single connect or HTTP exchange
+ * waiting more than an hour is a typo too. The OTLP interval and timeout go
+ * to the OpenTelemetry SDK's own timers, which cannot wait beyond 2^31-1 ms.
+ */
+const MAX_PERIOD_MS = 365 * 86_400_000;
+const MAX_CHECK_TIMEOUT_MS = 3_600_000;
+
+function durationAtMost(max: number): Parser<number> {
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms <= 0 || ms > max) throw new InvalidValue();
+    return ms;
+  };
+}
+const duration = durationAtMost(MAX_PERIOD_MS);
+const checkTimeout = durationAtMost(MAX_CHECK_TIMEOUT_MS);
 const positiveInt: Parser<number> = (raw) => {
   if (!/^\d+$/.test(raw.trim())) throw new InvalidValue();
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidValue();
+  return n;
+};
+const timerMs: Parser<number> = (raw) => {
+  const n = positiveInt(raw);
+  if (n > MAX_TIMER_MS) throw new InvalidValue();
   return n;
 };
 const bool: Parser<boolean> = (raw) => {
@@ -199,7 +219,9 @@ const urlPath: Parser<string> = (raw) => {
   return raw;
 };
 
-const DURATION = 'a duration like 500ms, 1s, 1m, 8h';
+const DURATION = `a duration like 500ms, 1s, 1m, 8h (at most ${formatDuration(MAX_PERIOD_MS)})`;
+const CHECK_TIMEOUT = `a duration like 500ms, 1s (at most ${formatDuration(MAX_CHECK_TIMEOUT_MS)})`;
+const TIMER_MS = `milliseconds (integer, at most ${MAX_TIMER_MS})`;
 
 export const OPTIONS: readonly OptionSpec[] = [
   // --- web
@@ -231,7 +253,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'UDP socket presence check period (node_udp_port_alive).' },
   { key: 'processAliveIntervalMs', flag: 'process.alive-interval', env: 'PROCESS_ALIVE_STATUS_INTERVAL', def: 60_000, parse: duration, accepts: DURATION, section: 'probes',
     help: 'Process presence check period (node_process_alive).' },
-  { key: 'portCheckTimeoutMs', flag: 'port.check-timeout', env: 'PORT_CHECK_TIMEOUT', def: 1000, parse: duration, accepts: DURATION, section: 'probes',
+  { key: 'portCheckTimeoutMs', flag: 'port.check-timeout', env: 'PORT_CHECK_TIMEOUT', def: 1000, parse: checkTimeout, accepts: CHECK_TIMEOUT, section: 'probes',
     help: 'Bound on every single TCP connect and HTTP exchange.' },
   { key: 'maxParallelIpChecks', flag: 'port.max-parallel-ip-checks', env: 'MAX_PARALLEL_IP_CHECKS', def: 8, parse: positiveInt, accepts: 'a positive integer', section: 'probes',
     help: 'Concurrent connects when a port must be tried on every local address.' },
@@ -271,9 +293,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'OTLP request compression.' },
   { key: 'otlpProtocol', flag: 'otlp.protocol', env: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', envFallback: ['OTEL_EXPORTER_OTLP_PROTOCOL'], def: 'http/protobuf', parse: oneOf(['http/protobuf', 'http/json'] as const), accepts: 'http/protobuf|http/json (grpc is not supported)', section: 'export',
     help: 'OTLP encoding.' },
-  { key: 'otlpTimeoutMs', flag: 'otlp.timeout', env: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', envFallback: ['OTEL_EXPORTER_OTLP_TIMEOUT'], def: 10_000, parse: positiveInt, accepts: 'milliseconds (integer)', section: 'export',
+  { key: 'otlpTimeoutMs', flag: 'otlp.timeout', env: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', envFallback: ['OTEL_EXPORTER_OTLP_TIMEOUT'], def: 10_000, parse: timerMs, accepts: TIMER_MS, section: 'export',
     help: 'Bound on one OTLP export including retries.' },
-  { key: 'exportIntervalMs', flag: 'otlp.interval', env: 'OTEL_METRIC_EXPORT_INTERVAL', def: 60_000, parse: positiveInt, accepts: 'milliseconds (integer)', section: 'export',
+  { key: 'exportIntervalMs', flag: 'otlp.interval', env: 'OTEL_METRIC_EXPORT_INTERVAL', def: 60_000, parse: timerMs, accepts: TIMER_MS, section: 'export',
     help: 'OTLP push period.' },
   { key: 'serviceName', flag: 'service.name', env: 'OTEL_SERVICE_NAME', def: 'otel-host-receiver', parse: nonEmpty, accepts: 'a non-empty string', section: 'export',
     help: 'Resource service.name (the job in Prometheus terms).' },
@@ -430,7 +452,7 @@ export function renderHelp(version: string): string {
 export function defaultText(o: OptionSpec): string {
   if (o.defText !== undefined) return o.defText;
   if (typeof o.def === 'function') return '(derived)';
-  if (o.parse === duration) {
+  if (o.parse === duration || o.parse === checkTimeout) {
     return formatDuration(o.def as number);
   }
   return Array.isArray(o.def) ? o.def.join(',') : String(o.def);

@@ -26,6 +26,7 @@ import { isDenied, isVanished } from '../procfs/proc-fs';
 import { readSocketTable, SOCKET_PROTOCOLS, TCP_STATES, isTcp, type NetSocket } from '../procfs/net-sockets';
 import { parseCmdline, readSocketInodesSync, stripDeleted } from '../procfs/pid-identity';
 import { readPidStatSync } from '../procfs/pid-stat';
+import { readExecutableIdentitySync } from '../procfs/pid-exe-file';
 import type { ExclusionList } from './exclusion';
 
 export type PortProtocol = 'tcp' | 'udp';
@@ -200,7 +201,8 @@ export async function resolvePorts(
       result.unowned++;
       continue;
     }
-    const reason = ownerPid === self ? 'self' : exclusion.match(ref.processName);
+    const pid = ownerPid;
+    const reason = ownerPid === self ? 'self' : exclusion.match(ref.processName, () => readExecutableIdentitySync(fs, pid));
     if (reason !== undefined) {
       result.excluded.push({ protocol, port: first.localPort, processName: ref.processName, pid: ref.pid, reason });
       continue;

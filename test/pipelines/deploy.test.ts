@@ -6,13 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, OPTIONS, type Config } from '../../src/config/options';
-import { repoPath, which } from '../helpers/pipelines';
+import { loadWebConfig } from '../../src/export/web-config';
+import { makePki } from '../helpers/hardening';
+import { fetchUrl } from '../helpers/http';
+import { MAIN_JS, Managed, repoPath, which } from '../helpers/pipelines';
 import { tempDir } from '../helpers/tmp';
+import { waitFor } from '../helpers/wait';
 
 /** Every environment variable the daemon reads (the option table plus the two the loader reads directly). */
 const DAEMON_ENV = new Set<string>([
@@ -134,13 +139,18 @@ test('Dockerfile build step replayed locally: src/ alone compiles to the ENTRYPO
 
 // --- Kubernetes ---------------------------------------------------------------------------
 
+interface K8sProbe {
+  httpGet?: { path: string; port: string | number };
+  tcpSocket?: { port: string | number };
+}
+
 interface K8sContainer {
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
   envFrom?: Array<{ configMapRef?: { name: string } }>;
   ports?: Array<{ name: string; containerPort: number }>;
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  livenessProbe?: K8sProbe;
+  readinessProbe?: K8sProbe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: { runAsUser?: number; privileged?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
@@ -194,8 +204,10 @@ test('Kubernetes DaemonSet: host namespaces, /proc mount, probes, scrape annotat
   const metricsPort = c.ports!.find((p) => p.containerPort === port);
   assert.ok(metricsPort, `containerPort ${port}`);
   for (const probe of [c.livenessProbe, c.readinessProbe]) {
-    assert.equal(probe?.httpGet?.path, '/healthz');
-    assert.ok(probe.httpGet.port === metricsPort.name || probe.httpGet.port === port);
+    // with a web config every path, /healthz included, needs credentials the kubelet does not have
+    if (cfg.webConfigFile === undefined) assert.equal(probe?.httpGet?.path, '/healthz');
+    const target = cfg.webConfigFile === undefined ? probe?.httpGet?.port : probe?.tcpSocket?.port;
+    assert.ok(target === metricsPort.name || target === port, 'probes check the metrics port');
   }
   const ann = ds.spec.template.metadata.annotations;
   assert.equal(ann['prometheus.io/scrape'], 'true');
@@ -209,6 +221,101 @@ test('Kubernetes DaemonSet: host namespaces, /proc mount, probes, scrape annotat
   assert.equal(sc.privileged, false);
   assert.equal(sc.allowPrivilegeEscalation, false);
   assert.equal(sc.readOnlyRootFilesystem, true);
+});
+
+type K8sObject = { kind: string; metadata: { name: string; namespace?: string }; data?: Record<string, string> };
+interface ProjectedSource {
+  configMap?: { name: string; items?: Array<{ key: string; path: string }> };
+  secret?: { name: string; items?: Array<{ key: string; path: string }> };
+}
+
+test('Kubernetes DaemonSet: mutual TLS by default; the shipped web config loads with the daemon\'s loader where the manifest mounts it', async () => {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(repoPath('deploy', 'kubernetes', 'daemonset.yaml'), 'utf8'));
+  const objs = docs.map((d) => d.toJS() as K8sObject);
+  const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as {
+    spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: K8sContainer[]; volumes: Array<{ name: string; projected?: { sources: ProjectedSource[] } }> } } };
+  };
+  const pod = ds.spec.template.spec;
+  const c = pod.containers[0]!;
+  const cmName = c.envFrom?.[0]?.configMapRef?.name;
+  const env = { ...objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cmName)?.data };
+  const cfg = load(c.args ?? [], env);
+  assert.ok(cfg.webConfigFile, 'the DaemonSet serves :9464 on the node network: it must ship a web config (--web.config.file)');
+  assert.ok(!/^(127\.|\[::1\]|localhost)/.test(cfg.listenAddress), 'listens on the node addresses (else the web config would be optional)');
+
+  // The file --web.config.file names is in a read-only mount, projected from a ConfigMap of this manifest.
+  const dir = path.posix.dirname(cfg.webConfigFile);
+  const mount = c.volumeMounts!.find((m) => m.mountPath === dir);
+  assert.ok(mount, `a volume is mounted at ${dir}`);
+  assert.equal(mount.readOnly, true);
+  const volume = pod.volumes.find((v) => v.name === mount.name);
+  assert.ok(volume?.projected, `volume ${mount.name} is a projected volume`);
+  const provided = new Map<string, { kind: 'configMap' | 'secret'; name: string; key: string }>();
+  for (const src of volume.projected.sources) {
+    for (const kind of ['configMap', 'secret'] as const) {
+      const ref = src[kind];
+      for (const item of ref?.items ?? []) provided.set(item.path, { kind, name: ref!.name, key: item.key });
+    }
+  }
+  const webFile = provided.get(path.posix.basename(cfg.webConfigFile));
+  assert.equal(webFile?.kind, 'configMap', 'the web config comes from a ConfigMap');
+  const webYaml = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === webFile.name)?.data?.[webFile.key];
+  assert.ok(webYaml, `ConfigMap ${webFile.name} with key ${webFile.key} is in the manifest`);
+
+  // Every file it names sits beside it, projected from the Secret the operator creates.
+  const tlsRaw = (YAML.parse(webYaml) as { tls_server_config?: Record<string, string> }).tls_server_config;
+  assert.ok(tlsRaw, 'TLS is on');
+  const pki = makePki(tempDir('deploy-pki').dir);
+  const material: Record<string, string> = { cert_file: pki.serverCert, key_file: pki.serverKey, client_ca_file: pki.caCert };
+  const work = tempDir('deploy-web').dir;
+  for (const [field, source] of Object.entries(material)) {
+    const rel: string | undefined = tlsRaw[field];
+    assert.ok(rel && !path.isAbsolute(rel), `tls_server_config.${field} is relative to the web config`);
+    assert.equal(provided.get(rel)?.kind, 'secret', `${rel} is projected from a Secret`);
+    fs.copyFileSync(source, path.join(work, rel));
+  }
+  const webPath = path.join(work, path.posix.basename(cfg.webConfigFile));
+  fs.writeFileSync(webPath, webYaml);
+
+  const web = await loadWebConfig(webPath);
+  assert.equal(web.tls?.clientAuth, 'RequireAndVerifyClientCert', 'only clients with a certificate from the CA are answered');
+  assert.equal(ds.spec.template.metadata.annotations['prometheus.io/scheme'], 'https');
+
+  // The daemon started with the manifest's arguments and that web config: only a client with a certificate gets data.
+  const args = (c.args ?? []).map((a) =>
+    a.startsWith('--web.listen-address') ? '--web.listen-address=127.0.0.1:0' : a.startsWith('--web.config.file') ? `--web.config.file=${webPath}` : a,
+  );
+  const d = new Managed(
+    'otel-host-receiver',
+    spawn(process.execPath, [MAIN_JS, ...args, '--no-collector.namedprocess'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, OTEL_METRICS_EXPORTER: 'prometheus' },
+    }),
+  );
+  try {
+    const port = await waitFor('serving', () => {
+      if (!d.running) throw new Error(`daemon exited:\n${d.output()}`);
+      return /msg=serving .*address=[^ ]*:(\d+)/.exec(d.output())?.[1];
+    });
+    const url = `https://127.0.0.1:${port}/metrics`;
+    const withCert = await fetchUrl(url, { ca: pki.pem.ca, cert: pki.pem.clientCert, key: pki.pem.clientKey, servername: 'localhost' });
+    assert.ok(withCert.ok && withCert.res.status === 200 && withCert.res.body.includes('otel_host_receiver_'), `client certificate: ${JSON.stringify(withCert)}`);
+    const noCert = await fetchUrl(url, { ca: pki.pem.ca, servername: 'localhost' });
+    assert.ok(!noCert.ok || noCert.res.status !== 200, 'no client certificate: no data');
+    const plain = await fetchUrl(`http://127.0.0.1:${port}/metrics`);
+    assert.ok(!plain.ok || !plain.res.body.includes('otel_host_receiver_'), 'plain HTTP: no data');
+    // what the kubelet's tcpSocket probes do
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(Number(port), '127.0.0.1', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', reject);
+    });
+    assert.ok(d.running, d.output());
+  } finally {
+    await d.stop();
+  }
 });
 
 // --- systemd ------------------------------------------------------------------------------

@@ -281,6 +281,6 @@ test('same cmdline regexes: RE2 flags, classes, captures and duplicate names nam
   const ourE = await scrapeWhen(`http://127.0.0.1:${ourPort}/metrics`, expected, 'our groups');
   assert.deepEqual(groupsOf(peE), expected, 'process-exporter names the children as Go regexp semantics say');
   assert.deepEqual(groupsOf(ourE), groupsOf(peE));
-  await Promise.all([stop(ours), stop(pe)]);
+  await Promise.all([killAndWait(ours, 'SIGTERM'), killAndWait(pe, 'SIGTERM')]);
   for (const c of cats) c.kill('SIGKILL');
 });

@@ -17,7 +17,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { httpGet, sleep, startDaemon, tempDir, waitFor } from '../helpers/pipelines';
+import { startDaemon } from '../helpers/pipelines';
+import { get } from '../helpers/http';
+import { tempDir as makeTempDir } from '../helpers/tmp';
+import { sleep, waitFor } from '../helpers/wait';
+
+const tempDir = (name: string): string => makeTempDir(name).dir;
 
 const children: ChildProcess[] = [];
 after(() => {
@@ -54,7 +59,7 @@ async function survives(config: string, during: () => void, wantGroups: string[]
       const t0 = Date.now();
       let status = 0;
       try {
-        status = (await httpGet(`${daemon.baseUrl}/healthz`, 1000)).status;
+        status = (await get(`${daemon.baseUrl}/healthz`, {}, 1000)).status;
       } catch (err) {
         assert.fail(`/healthz did not answer within 1 s, ${Date.now() - started} ms after the crafted processes started (${(err as Error).message})`);
       }
