@@ -3,8 +3,9 @@
  * Every handler reads caches; none scans /proc or probes.
  *
  * Load protection as Prometheus exporters do it: at most `maxRequests`
- * requests in flight (503 beyond), header and request timeouts against slow
- * clients, and the exposition filtered per request with collect[]/exclude[].
+ * authenticated requests in flight (503 beyond), header and request timeouts
+ * against slow clients, and the exposition filtered per request with
+ * collect[]/exclude[].
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -107,14 +108,18 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (this.inFlight >= this.options.maxRequests) {
-      send(res, 503, `too many concurrent requests (limit ${this.options.maxRequests})\n`);
-      return;
-    }
-    this.inFlight++;
+    let counted = false;
     try {
       for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
+      // Authentication first: a request without valid credentials never takes one of the
+      // maxRequests slots, so a flood of them cannot starve authenticated scrapers.
       if (this.options.guard && !(await this.options.guard(req, res))) return;
+      if (this.inFlight >= this.options.maxRequests) {
+        send(res, 503, `too many concurrent requests (limit ${this.options.maxRequests})\n`);
+        return;
+      }
+      this.inFlight++;
+      counted = true;
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (url.pathname === this.options.telemetryPath && method === 'GET') {
@@ -141,7 +146,7 @@ export class HttpServer {
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     } finally {
-      this.inFlight--;
+      if (counted) this.inFlight--;
     }
   }
 

@@ -26,36 +26,38 @@
  * - Every endpoint is protected: /metrics, /, /api/status, /healthz, the
  *   lifecycle endpoints and 404s. A liveness probe must send credentials (or
  *   use a TCP check).
- * - Unknown users are checked against a fixed dummy hash, so response time
- *   does not reveal which user names exist. Verdicts (success and failure) are
- *   cached by a SHA-256 of (user, stored hash, password): a scrape every 15 s
- *   costs one bcrypt at start, then a hash lookup. bcrypt runs one at a time,
- *   in a worker thread, so wrong passwords cannot stall scrapes.
+ * - Unknown users are checked against a dummy hash of the users' cost, so
+ *   response time does not reveal which user names exist. Verdicts are cached
+ *   (a scrape every 15 s costs one bcrypt at start, then a hash lookup), and
+ *   checks that miss the cache run in a worker thread behind a small bounded
+ *   queue (429 beyond): see basic-auth.ts.
  *
  * Differences, each deliberate: hashes are validated at load (a typo fails at
- * start, not on the first scrape); `rate_limit.burst` must be >= 1 when an
- * interval is set (Go's limiter with burst 0 silently refuses everything);
- * `cert` and `cert_file` (likewise key, client_ca) may not both be set.
+ * start, not on the first scrape) and a bcrypt cost above MAX_BCRYPT_COST is
+ * refused; `rate_limit.burst` must be >= 1 when an interval is set (Go's
+ * limiter with burst 0 silently refuses everything) and the rate limit counts
+ * only requests that passed authentication; `cert` and `cert_file` (likewise
+ * key, client_ca) may not both be set.
  *
  * Reload (`WebAccess.reload`, on SIGHUP or POST /-/reload) reads the file
  * again; a bad file leaves the previous configuration in force. Certificates,
  * keys, CAs, TLS versions, client auth, users, headers and the rate limit
  * change at once for new connections; switching TLS on or off needs a restart
- * (the listening socket speaks one or the other) and is refused.
+ * (the listening socket speaks one or the other) and is refused. Cached
+ * verdicts survive a reload when their user and hash are unchanged.
  */
-import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { Worker } from 'node:worker_threads';
-import * as bcrypt from 'bcryptjs';
 import * as YAML from 'yaml';
 import { ConfigError } from '../config/options';
 import { parseDuration } from '../config/duration';
 import type { Logger } from '../log';
 import type { ServerOptions } from './server';
+import { dummyHashFor, PasswordChecker } from './basic-auth';
 
 export const WEB_CONFIG_FLAG = '--web.config.file';
 
@@ -230,6 +232,14 @@ function errText(err: unknown): string {
 
 /** bcrypt hashes as Go's x/crypto/bcrypt and htpasswd write them. */
 const BCRYPT_RE = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * The highest bcrypt cost accepted. Each step doubles the time of a check;
+ * measured with bcryptjs on a 2-core test host, cost 13 takes 0.6-1.3 s and
+ * cost 14 1.3-3.7 s. A hash whose check takes over a second turns every
+ * unverified request into a second of CPU, so it is refused at load.
+ */
+export const MAX_BCRYPT_COST = 13;
 
 /** Validates a bcrypt hash and rewrites `$2y$` (PHP/htpasswd's name) to the identical `$2b$`. */
 export function normaliseBcryptHash(hash: string): string | undefined {
@@ -430,6 +440,8 @@ export async function parseWebConfig(text: string, file: string): Promise<WebCon
   for (const [user, hash] of v.stringMap(top.basic_auth_users, 'basic_auth_users')) {
     const normal = normaliseBcryptHash(hash.trim());
     if (!normal) v.fail(`basic_auth_users.${user}`, 'not a bcrypt hash ($2a$/$2b$/$2y$, cost 04-31, as `htpasswd -nBC 10 "" | tr -d \':\\n\'` prints)');
+    const cost = Number(normal.slice(4, 6));
+    if (cost > MAX_BCRYPT_COST) v.fail(`basic_auth_users.${user}`, `bcrypt cost ${cost} is too slow to check per request (over a second): use at most ${MAX_BCRYPT_COST}, e.g. htpasswd -nBC 10`);
     users.set(user, normal);
   }
 
@@ -517,84 +529,10 @@ export function checkClientCert(t: WebTlsConfig, socket: tls.TLSSocket): string 
   return undefined;
 }
 
-/**
- * bcrypt of "fakepassword" at cost 10: unknown users are checked against it,
- * so a wrong user name costs as much as a wrong password.
- */
-const DUMMY_HASH = '$2b$10$zWdHDXkDTm5El7KQ.u6/O.zxxKo8xs0iNItNmWKV4RHEDRKczVM1W';
-
-/** Verdicts kept; a handful of scrapers use a handful of credentials. */
-const AUTH_CACHE_SIZE = 256;
-
-/**
- * bcrypt off the event loop. bcryptjs is plain JavaScript: one check at cost
- * 10 is ~100 ms of CPU, and its async API still runs in 100 ms slices on the
- * main thread, so a stream of wrong passwords would stall every scrape. One
- * worker thread, started on the first check that misses the cache, runs them
- * one at a time; if it cannot run, checks fall back to the main thread.
- */
-class BcryptWorker {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve(ok: boolean): void; reject(err: Error): void }>();
-  private nextId = 0;
-  private broken = false;
-
-  compare(password: string, hash: string): Promise<boolean> {
-    if (this.broken) return bcrypt.compare(password, hash);
-    const w = this.worker ?? this.start();
-    if (!w) return bcrypt.compare(password, hash);
-    const id = this.nextId++;
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, password, hash });
-      if (this.pending.size === 1) w.ref(); // keep the process up only while a check runs
-    });
-  }
-
-  private start(): Worker | undefined {
-    const code = `
-      const { parentPort } = require('node:worker_threads');
-      const bcrypt = require(${JSON.stringify(require.resolve('bcryptjs'))});
-      parentPort.on('message', ({ id, password, hash }) => {
-        let ok = false;
-        try { ok = bcrypt.compareSync(password, hash); } catch { ok = false; }
-        parentPort.postMessage({ id, ok });
-      });`;
-    try {
-      const w = new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32 } });
-      w.unref();
-      w.on('message', (m: { id: number; ok: boolean }) => {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        if (this.pending.size === 0) w.unref();
-        p?.resolve(m.ok);
-      });
-      const fail = (err: Error): void => {
-        if (this.worker === w) this.worker = undefined;
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
-      };
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`bcrypt worker exited with ${code}`)));
-      this.worker = w;
-      return w;
-    } catch {
-      this.broken = true;
-      return undefined;
-    }
-  }
-
-  async stop(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
-  }
-}
-
 interface Active {
   config: WebConfig;
-  /** sha256(user, stored hash, password) -> verdict. */
-  cache: Map<string, boolean>;
+  /** What unknown users are checked against (dummyHashFor the config's users). */
+  dummyHash: string;
   tokens: number;
   refilledAt: number;
 }
@@ -618,10 +556,10 @@ export class WebAccess {
   private readonly targets: TlsTarget[] = [];
   /** Whether the server was built with TLS (fixed for the life of the socket); undefined before serverOptions(). */
   private servingTls: boolean | undefined;
-  /** One bcrypt at a time, in a worker thread: it is CPU-bound. */
-  private readonly bcrypt = new BcryptWorker();
   /** Counters for tests and logs. */
-  readonly counts = { bcrypt: 0, cacheHits: 0, denied: 0, rateLimited: 0 };
+  readonly counts = { bcrypt: 0, cacheHits: 0, authBusy: 0, denied: 0, rateLimited: 0 };
+  /** Verdict cache and the bcrypt worker, kept across reloads. */
+  private readonly passwords = new PasswordChecker(this.counts);
 
   constructor(
     config: WebConfig,
@@ -652,7 +590,7 @@ export class WebAccess {
   }
 
   private static activate(config: WebConfig): Active {
-    return { config, cache: new Map(), tokens: config.rateLimit?.burst ?? 0, refilledAt: Date.now() };
+    return { config, dummyHash: dummyHashFor(config.users), tokens: config.rateLimit?.burst ?? 0, refilledAt: Date.now() };
   }
 
   get config(): WebConfig {
@@ -668,7 +606,7 @@ export class WebAccess {
 
   /** Stops the bcrypt worker thread (it is unref'd, so this is only needed for tidy tests). */
   async close(): Promise<void> {
-    await this.bcrypt.stop();
+    await this.passwords.close();
   }
 
   /** Registers a server whose TLS material follows reloads. */
@@ -703,23 +641,20 @@ export class WebAccess {
       }
     }
     this.active = WebAccess.activate(next);
+    this.passwords.retain(this.active.config.users, this.active.dummyHash);
     this.logLoaded();
     return next;
   }
 
   /**
-   * Runs before routing on every request: rate limit, client certificate
-   * policy, basic auth. Answers (429/403/401) and returns false when the
-   * request must not go on.
+   * Runs before routing on every request: client certificate policy, basic
+   * auth, rate limit. Answers (403/401/429) and returns false when the
+   * request must not go on. The rate limit counts authenticated requests
+   * only, so that requests without the password cannot use up its tokens.
    */
   readonly guard = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
     const a = this.active;
     const c = a.config;
-    if (c.rateLimit && !this.takeToken(a, c.rateLimit)) {
-      this.counts.rateLimited++;
-      send(res, 429, 'Too Many Requests\n');
-      return false;
-    }
     if (c.tls) {
       const socket = req.socket as tls.TLSSocket;
       const why = socket.encrypted ? checkClientCert(c.tls, socket) : 'not a TLS connection';
@@ -730,12 +665,25 @@ export class WebAccess {
         return false;
       }
     }
-    if (c.users.size === 0) return true;
-    const creds = parseBasicAuth(req.headers.authorization);
-    if (creds && (await this.verify(a, creds.user, creds.password))) return true;
-    this.counts.denied++;
-    send(res, 401, 'Unauthorized\n', { 'WWW-Authenticate': 'Basic realm="otel-host-receiver", charset="UTF-8"' });
-    return false;
+    if (c.users.size > 0) {
+      const creds = parseBasicAuth(req.headers.authorization);
+      const verdict = creds ? await this.passwords.check(c.users, a.dummyHash, creds.user, creds.password) : 'denied';
+      if (verdict === 'busy') {
+        send(res, 429, 'Too Many Requests: too many password checks at once\n', { 'Retry-After': '1' });
+        return false;
+      }
+      if (verdict !== 'ok') {
+        this.counts.denied++;
+        send(res, 401, 'Unauthorized\n', { 'WWW-Authenticate': 'Basic realm="otel-host-receiver", charset="UTF-8"' });
+        return false;
+      }
+    }
+    if (c.rateLimit && !this.takeToken(a, c.rateLimit)) {
+      this.counts.rateLimited++;
+      send(res, 429, 'Too Many Requests\n');
+      return false;
+    }
+    return true;
   };
 
   private takeToken(a: Active, rl: { intervalMs: number; burst: number }): boolean {
@@ -748,27 +696,6 @@ export class WebAccess {
     if (a.tokens <= 0) return false;
     a.tokens--;
     return true;
-  }
-
-  private async verify(a: Active, user: string, password: string): Promise<boolean> {
-    const stored = a.config.users.get(user);
-    const hash = stored ?? DUMMY_HASH;
-    const key = createHash('sha256').update(JSON.stringify([user, hash, password])).digest('hex');
-    const cached = a.cache.get(key);
-    if (cached !== undefined) {
-      this.counts.cacheHits++;
-      return cached && stored !== undefined;
-    }
-    this.counts.bcrypt++;
-    let ok: boolean;
-    try {
-      ok = (await this.bcrypt.compare(password, hash)) && stored !== undefined;
-    } catch {
-      return false; // the worker died mid-check: refuse this once (uncached), a new worker serves the next
-    }
-    if (a.cache.size >= AUTH_CACHE_SIZE) a.cache.delete(a.cache.keys().next().value!);
-    a.cache.set(key, ok);
-    return ok;
   }
 }
 
