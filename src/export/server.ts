@@ -5,11 +5,23 @@
  * Load protection as Prometheus exporters do it: at most `maxRequests`
  * authenticated requests in flight (503 beyond), header and request timeouts
  * against slow clients, and the exposition filtered per request with
- * collect[]/exclude[].
+ * collect[]/exclude[]. Besides:
+ * - at most `maxConnections` open connections (Prometheus's own
+ *   --web.max-connections has the same default, 512). A slow client costs a
+ *   few KB for as long as the header timeout lets it live; beyond the cap the
+ *   oldest connection with no request in progress (a client still sending
+ *   its headers, or an idle keep-alive) is closed to make room, so a scraper
+ *   that connects and asks at once is served even while slow connections
+ *   pile up. When every connection is busy, the new one is closed.
+ * - one request per connection at a time: HTTP/1.1 answers pipelined
+ *   requests in order anyway, so serving them in parallel gains nothing and
+ *   would let one connection take every request slot. At most
+ *   PIPELINE_DEPTH requests of one connection are held; beyond, 429 and the
+ *   connection is closed.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
 import { FilterError, parseFilter } from './filter';
@@ -35,6 +47,28 @@ export interface ServerOptions {
   tls?: https.ServerOptions;
   /** A request's headers (and, with TLS, the handshake) must arrive within this many ms. Default 10 s. */
   headersTimeout?: number;
+  /** Open connections at most. Default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 512;
+
+/** Requests of one connection held at once: one served, the rest waiting their turn. */
+export const PIPELINE_DEPTH = 8;
+
+/** An open connection: its TCP socket and the requests it has in the server. */
+interface Connection {
+  key: string;
+  socket: Socket;
+  /** Requests of this connection being served or waiting their turn. */
+  requests: number;
+  /** Resolvers of the requests waiting their turn, in order. */
+  waiting: Array<() => void>;
+}
+
+/** A connection's identity, the same for the TCP socket and the TLS socket over it. */
+function connectionKey(socket: Socket): string | undefined {
+  return socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 export function parseListenAddress(addr: string): { host: string | undefined; port: number } {
@@ -44,14 +78,31 @@ export function parseListenAddress(addr: string): { host: string | undefined; po
   return { host, port: Number(m[3]) };
 }
 
-export function send(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(body);
+/** Answers with a whole body (a string, or buffers written in order), never cached by clients. */
+export function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string | readonly Buffer[],
+  contentType = 'text/plain; charset=utf-8',
+  headers: Record<string, string> = {},
+): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.reduce((n, b) => n + b.length, 0);
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': length, 'Cache-Control': 'no-store', ...headers });
+  if (typeof body === 'string') {
+    res.end(body);
+    return;
+  }
+  for (const b of body) res.write(b);
+  res.end();
 }
 
 export class HttpServer {
   private server: http.Server | https.Server | undefined;
   private inFlight = 0;
+  /** Open connections by connectionKey, oldest first (Map keeps insertion order). */
+  private readonly connections = new Map<string, Connection>();
+  /** Connections closed to keep within maxConnections (tests, logs). */
+  evicted = 0;
 
   constructor(
     private readonly options: ServerOptions,
@@ -74,6 +125,7 @@ export class HttpServer {
       ? https.createServer({ ...this.options.tls, ...timeouts, handshakeTimeout: headersTimeout }, handler)
       : http.createServer(timeouts, handler);
     server.keepAliveTimeout = 5_000;
+    server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('clientError', (_err, socket) => socket.destroy());
     this.server = server;
     const { host, port } = parseListenAddress(this.options.listenAddress);
@@ -98,6 +150,33 @@ export class HttpServer {
     s.rejectUnauthorized = tls.rejectUnauthorized !== false;
   }
 
+  /** Open connections now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Tracks a new connection and keeps the count within maxConnections. */
+  private admit(socket: Socket): void {
+    const key = connectionKey(socket);
+    if (key === undefined) return; // already gone
+    const conn: Connection = { key, socket, requests: 0, waiting: [] };
+    this.connections.set(key, conn);
+    socket.once('close', () => {
+      if (this.connections.get(key) === conn) this.connections.delete(key);
+    });
+    if (this.connections.size <= (this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) return;
+    let victim = conn;
+    for (const c of this.connections.values()) {
+      if (c.requests === 0 && c !== conn) {
+        victim = c;
+        break;
+      }
+    }
+    this.evicted++;
+    this.connections.delete(victim.key);
+    victim.socket.destroy();
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
@@ -108,9 +187,27 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
+    const key = connectionKey(req.socket);
+    const conn = (key !== undefined ? this.connections.get(key) : undefined) ?? { key: '', socket: req.socket, requests: 0, waiting: [] };
+    if (conn.requests >= PIPELINE_DEPTH) {
+      send(res, 429, `too many pipelined requests on one connection (limit ${PIPELINE_DEPTH})\n`, undefined, { Connection: 'close' });
+      return;
+    }
+    conn.requests++;
+    // one request of a connection at a time: the others wait for their turn
+    if (conn.requests > 1) await new Promise<void>((resolve) => conn.waiting.push(resolve));
+    try {
+      await this.serve(req, res);
+    } finally {
+      conn.requests--;
+      conn.waiting.shift()?.();
+    }
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let counted = false;
     try {
-      for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
       // Authentication first: a request without valid credentials never takes one of the
       // maxRequests slots, so a flood of them cannot starve authenticated scrapers.
       if (this.options.guard && !(await this.options.guard(req, res))) return;
