@@ -53,6 +53,22 @@ export interface ServerOptions {
 
 export const DEFAULT_MAX_CONNECTIONS = 512;
 
+/**
+ * Sent on every answer, before the web config's own headers (which win):
+ * no content sniffing, no framing, and a policy that lets a response load
+ * nothing. The status page widens the policy just enough for its one inline
+ * style (status-page.ts).
+ */
+export const NO_CONTENT_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': NO_CONTENT_CSP,
+};
+
+/** What a GET route also answers (HEAD: the same headers, no body). */
+const GET_ALLOW = 'GET, HEAD';
+
 /** Requests of one connection held at once: one served, the rest waiting their turn. */
 export const PIPELINE_DEPTH = 8;
 
@@ -96,6 +112,18 @@ export function send(
   res.end();
 }
 
+/** Writes a whole HTTP answer on a socket the HTTP parser has given up on, then closes it. */
+function answerRaw(socket: Socket, status: number, reason: string, body: string): void {
+  const head = `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  try {
+    socket.end(`${head}${headers}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+    setTimeout(() => socket.destroy(), 5000).unref(); // a client that never reads does not keep it
+  } catch {
+    socket.destroy();
+  }
+}
+
 export class HttpServer {
   private server: http.Server | https.Server | undefined;
   private inFlight = 0;
@@ -126,7 +154,8 @@ export class HttpServer {
       : http.createServer(timeouts, handler);
     server.keepAliveTimeout = 5_000;
     server.on('connection', (socket: Socket) => this.admit(socket));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    // (the HTTPS server reports failed handshakes here too)
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
     this.server = server;
     const { host, port } = parseListenAddress(this.options.listenAddress);
     await new Promise<void>((resolve, reject) => {
@@ -148,6 +177,33 @@ export class HttpServer {
     const s = this.server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
     s.requestCert = tls.requestCert === true;
     s.rejectUnauthorized = tls.rejectUnauthorized !== false;
+  }
+
+  /**
+   * A request Node's parser refused, or a connection that timed out before a
+   * request: answered as HTTP says (431 headers too large, 408 too slow, 400
+   * malformed) and closed, rather than reset without a word. A connection
+   * with a request in progress is only closed: an answer now would interleave.
+   * A failed TLS handshake is closed, except plain HTTP sent to the TLS port
+   * (OpenSSL recognises it: SSL_R_HTTP_REQUEST), which gets a plain-text 400
+   * on the TCP socket under the TLS one, as Go's net/http answers it.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const key = connectionKey(socket);
+    const conn = key === undefined ? undefined : this.connections.get(key);
+    if (err.code === 'ERR_SSL_HTTP_REQUEST' && conn && conn.socket !== socket) {
+      socket.destroy();
+      answerRaw(conn.socket, 400, 'Bad Request', 'plain HTTP request to the HTTPS port: use https://\n');
+      return;
+    }
+    const parserError = err.code?.startsWith('HPE_') === true || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!parserError || (conn?.requests ?? 0) > 0 || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') answerRaw(socket, 431, 'Request Header Fields Too Large', 'request headers too large\n');
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerRaw(socket, 408, 'Request Timeout', 'request not received in time\n');
+    else answerRaw(socket, 400, 'Bad Request', 'malformed request\n');
   }
 
   /** Open connections now. */
@@ -187,6 +243,7 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     for (const [k, v] of Object.entries(this.options.headers?.() ?? {})) res.setHeader(k, v);
     const key = connectionKey(req.socket);
     const conn = (key !== undefined ? this.connections.get(key) : undefined) ?? { key: '', socket: req.socket, requests: 0, waiting: [] };
@@ -217,24 +274,29 @@ export class HttpServer {
       }
       this.inFlight++;
       counted = true;
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const method = req.method === 'HEAD' ? 'GET' : req.method;
-      if (url.pathname === this.options.telemetryPath && method === 'GET') {
-        await this.metrics(res, url);
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+      } catch {
+        send(res, 400, 'malformed request target\n');
         return;
       }
-      if (url.pathname === '/healthz' && method === 'GET') {
-        send(res, 200, 'ok\n');
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const wrongMethod = (allow: string): void => send(res, 405, 'method not allowed\n', undefined, { Allow: allow });
+      if (url.pathname === this.options.telemetryPath) {
+        if (method === 'GET') await this.metrics(res, url);
+        else wrongMethod(GET_ALLOW);
+        return;
+      }
+      if (url.pathname === '/healthz') {
+        if (method === 'GET') send(res, 200, 'ok\n');
+        else wrongMethod(GET_ALLOW);
         return;
       }
       const route = this.options.routes?.find((r) => r.path === url.pathname);
       if (route) {
-        if (route.method !== method) {
-          res.setHeader('Allow', route.method);
-          send(res, 405, 'method not allowed\n');
-          return;
-        }
-        await route.handle(req, res, url);
+        if (route.method !== method) wrongMethod(route.method === 'GET' ? GET_ALLOW : route.method);
+        else await route.handle(req, res, url);
         return;
       }
       send(res, 404, 'not found\n');

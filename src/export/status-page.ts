@@ -1,6 +1,6 @@
 /**
  * A page for people: what the daemon sees right now. Plain server-rendered
- * HTML, no scripts, readable on a phone, reloading itself every 30 s; the same
+ * HTML, no scripts (its Content-Security-Policy allows none), readable on a phone, reloading itself every 30 s; the same
  * data as JSON at /api/status. Every interpolated string is escaped, not only
  * the ones from the host (process names, paths, which any local user chooses):
  * a browser test (test/pipelines/status-page.test.ts) loads pages built from
@@ -12,8 +12,9 @@
  * every request.
  */
 import type { Daemon } from '../daemon';
+import { createHash } from 'node:crypto';
 import type { Route } from './server';
-import { send } from './server';
+import { NO_CONTENT_CSP, send } from './server';
 import { capLabel } from '../metrics/producer';
 import { VERSION } from '../version';
 
@@ -181,6 +182,23 @@ function bytes(n: number | undefined): string {
 
 const num = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
 
+/** The page's only style sheet, inline; allowed by its hash in PAGE_CSP. */
+const STYLE = `
+body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
+table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
+.wrap{overflow-x:auto}.path{word-break:break-all}
+.up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
+`;
+
+/**
+ * The page's Content-Security-Policy: nothing may load or run but its own
+ * style element (CSP Level 2 hash source, https://www.w3.org/TR/CSP2/#source-list-valid-hashes).
+ * It has no script, so script injection has nothing to ride on even if an
+ * escape were missed.
+ */
+export const PAGE_CSP = NO_CONTENT_CSP.replace("default-src 'none';", `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}';`);
+
 /** Seconds between automatic reloads of the page. */
 export const STATUS_REFRESH_SECONDS = 30;
 
@@ -226,13 +244,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="${STATUS_REFRESH_SECONDS}">
 <title>otel-host-receiver</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
-table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
-.wrap{overflow-x:auto}.path{word-break:break-all}
-.up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>otel-host-receiver ${e(s.version)}</h1>
 <p>job <code>${e(s.service)}</code> · <a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
 <p id="summary">${s.ports.length} ports: ${down === 0 ? '<span class="up">none down</span>' : `<span class="down">${down} down</span>`}${hung > 0 ? `, <span class="down">${hung} HTTP hung</span>` : ''}.</p>
@@ -324,7 +336,11 @@ export function statusRoutes(d: Daemon, cache = new StatusCache(d)): Route[] {
     {
       method: 'GET',
       path: '/',
-      handle: (_req, res, url) => send(res, 200, cache.pageParts(url.searchParams.get('groups') === 'all'), 'text/html; charset=utf-8'),
+      handle: (_req, res, url) => {
+        // the server's default policy allows no style; a policy from the web config stays as it is
+        const csp: Record<string, string> = res.getHeader('Content-Security-Policy') === NO_CONTENT_CSP ? { 'Content-Security-Policy': PAGE_CSP } : {};
+        send(res, 200, cache.pageParts(url.searchParams.get('groups') === 'all'), 'text/html; charset=utf-8', csp);
+      },
     },
     { method: 'GET', path: '/api/status', handle: (_req, res) => send(res, 200, cache.jsonParts(), 'application/json') },
   ];
