@@ -22,7 +22,7 @@ import { buildResource } from './export/resource';
 import { Telemetry } from './export/telemetry';
 import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
-import type { WebAccess } from './export/web-config';
+import type { WebAccess } from './export/web-access';
 import { ProcessCollector } from './process/collector';
 import { loadExclusionFile } from './config/exclusions';
 import { loadNamer } from './config/process-names';

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, renderHelp } from './config/options';
 import { createLogger } from './log';
 import { Daemon } from './daemon';
 import { VERSION } from './version';
-import { WebAccess } from './export/web-config';
+import { WebAccess } from './export/web-access';
 
 const SHUTDOWN_FLUSH_MS = 5000;
 

@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
-import { loadWebConfig, WebAccess, WebConfigError } from '../../src/export/web-config';
+import { loadWebConfig, WebConfigError } from '../../src/config/web-config';
+import { WebAccess } from '../../src/export/web-access';
 import { basic, config, fetchUrl, spawnDaemon, tempDir, type DaemonChild, type Outcome } from '../helpers/hardening';
 
 let tmp: ReturnType<typeof tempDir>;

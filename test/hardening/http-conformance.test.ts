@@ -15,7 +15,7 @@ import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { HttpServer, send } from '../../src/export/server';
 import { renderStatusPage, type StatusData } from '../../src/export/status-page';
-import { WebAccess } from '../../src/export/web-config';
+import { WebAccess } from '../../src/export/web-access';
 import { chromiumPath } from '../helpers/pipelines';
 import { config, fetchUrl, makePki, tempDir, type Pki } from '../helpers/hardening';
 

@@ -13,7 +13,9 @@ import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { ConfigError } from '../../src/config/options';
 import { NO_CONTENT_CSP } from '../../src/export/server';
-import { loadWebConfig, normaliseBcryptHash, parseBasicAuth, WebAccess, WebConfigError } from '../../src/export/web-config';
+import { loadWebConfig, normaliseBcryptHash, WebConfigError } from '../../src/config/web-config';
+import { parseBasicAuth } from '../../src/export/basic-auth';
+import { WebAccess } from '../../src/export/web-access';
 import { basic, config, fetchUrl, makePki, tempDir, type Outcome, type Pki } from '../helpers/hardening';
 
 let tmp: ReturnType<typeof tempDir>;
