@@ -22,11 +22,12 @@ import { buildResource } from './export/resource';
 import { Telemetry } from './export/telemetry';
 import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
-import type { WebAccess } from './export/web-config';
+import type { WebAccess } from './export/web-access';
 import { ProcessCollector } from './process/collector';
 import { loadExclusionFile } from './config/exclusions';
 import { loadNamer } from './config/process-names';
 import { send } from './export/server';
+import { Coalescer } from './util/coalescer';
 
 /**
  * Where the agent reads its own process figures (process_* self-metrics): the
@@ -142,6 +143,7 @@ export class Daemon {
         listenAddress: this.config.listenAddress,
         telemetryPath: this.config.telemetryPath,
         maxRequests: this.config.maxRequests,
+        maxConnections: this.config.maxConnections,
         routes: [...statusRoutes(this), ...lifecycle, ...extraRoutes],
         ...webAccess?.serverOptions(), // --web.config.file: TLS, basic auth, headers on every endpoint
       },
@@ -191,8 +193,16 @@ export class Daemon {
    * validated before anything is applied, so a bad file changes nothing and
    * the error says which. Counters, probe caches and the pool survive; the
    * pool is rebuilt at once so a newly excluded process leaves it now.
+   * Requests coalesce (SIGHUP and POST /-/reload storms): one reload at a
+   * time, at most one more waiting, which every later request joins.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.reloads.run();
+  }
+
+  private readonly reloads = new Coalescer(() => this.reloadNow());
+
+  private async reloadNow(): Promise<void> {
     const namer = this.processes && this.config.processConfigPath !== undefined ? loadNamer(this.config) : undefined;
     const exclusion = new ExclusionList([...this.config.excludedProcessNames, ...loadExclusionFile(this.config.excludedProcessNamesFile)]);
     await this.webAccess?.reload(); // validates, then swaps; throws and keeps the old one on a bad file

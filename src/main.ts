@@ -13,7 +13,7 @@ import { createLogger } from './log';
 import { Daemon } from './daemon';
 import { VERSION } from './version';
 import { redactUrl } from './config/redact';
-import { WebAccess } from './export/web-config';
+import { WebAccess } from './export/web-access';
 
 const SHUTDOWN_FLUSH_MS = 5000;
 

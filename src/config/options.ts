@@ -22,6 +22,7 @@ export interface Config {
   telemetryPath: string;
   webConfigFile: string | undefined;
   maxRequests: number;
+  maxConnections: number;
   enableLifecycle: boolean;
   procfs: string;
   portStatusIntervalMs: number;
@@ -233,6 +234,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Exporter-toolkit web config (TLS, basic auth, headers), as every Prometheus exporter takes it.' },
   { key: 'maxRequests', flag: 'web.max-requests', def: 40, parse: positiveInt, accepts: 'a positive integer', section: 'web',
     help: 'Concurrent HTTP requests served; beyond it requests get 503.' },
+  { key: 'maxConnections', flag: 'web.max-connections', def: 512, parse: positiveInt, accepts: 'a positive integer', section: 'web',
+    help: 'Open HTTP connections; beyond it the oldest connection with no request in progress is closed (or the new one, when all are busy).' },
   { key: 'enableLifecycle', flag: 'web.enable-lifecycle', def: false, parse: bool, boolean: true, accepts: 'true|false', section: 'web',
     help: 'Enable POST /-/reload.' },
   // --- discovery

@@ -1,14 +1,21 @@
 /**
  * A page for people: what the daemon sees right now. Plain server-rendered
- * HTML, no scripts, readable on a phone, reloading itself every 30 s; the same
+ * HTML, no scripts (its Content-Security-Policy allows none), readable on a phone, reloading itself every 30 s; the same
  * data as JSON at /api/status. Every interpolated string is escaped, not only
  * the ones from the host (process names, paths, which any local user chooses):
  * a browser test (test/pipelines/status-page.test.ts) loads pages built from
- * hostile values and checks nothing in them runs.
+ * hostile values and checks nothing in them runs. Names and paths are cut to
+ * --label.max-length, as in the exposition.
+ *
+ * Both are built once per data version (StatusCache), like the exposition: on
+ * a host with 3,000 ports /api/status is ~1 MB and took ~50 ms to build, on
+ * every request.
  */
 import type { Daemon } from '../daemon';
+import { createHash } from 'node:crypto';
 import type { Route } from './server';
-import { send } from './server';
+import { NO_CONTENT_CSP, send } from './server';
+import { capLabel } from '../metrics/producer';
 import { VERSION } from '../version';
 import { redactUrl } from '../config/redact';
 
@@ -103,13 +110,15 @@ export function processGroups(d: Daemon): StatusGroup[] {
 }
 
 export function statusData(d: Daemon): StatusData {
+  const max = d.config.labelValueMaxLength;
+  const cut = (v: string): string => capLabel(v, max);
   const ports = [...d.pool.ports()]
     .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port)
     .map<StatusPort>((p) => ({
       protocol: p.protocol,
       port: p.port,
-      processName: p.processName,
-      exePath: p.exePath,
+      processName: cut(p.processName),
+      exePath: cut(p.exePath),
       pid: p.pid,
       addresses: p.addresses,
       tcpAlive: p.tcp?.alive,
@@ -136,9 +145,9 @@ export function statusData(d: Daemon): StatusData {
     service: d.config.serviceName,
     now: new Date().toISOString(),
     ports,
-    processes: d.pool.processes().map((p) => ({ processName: p.processName, exePath: p.exePath, pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
-    groups: processGroups(d),
-    excluded: d.pool.excluded().map((x) => ({ ...x })),
+    processes: d.pool.processes().map((p) => ({ processName: cut(p.processName), exePath: cut(p.exePath), pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
+    groups: processGroups(d).map((g) => ({ ...g, groupname: cut(g.groupname) })),
+    excluded: d.pool.excluded().map((x) => ({ ...x, processName: cut(x.processName) })),
     stages,
     otlp: {
       enabled: d.telemetry.otlp !== undefined,
@@ -173,6 +182,23 @@ function bytes(n: number | undefined): string {
 }
 
 const num = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
+
+/** The page's only style sheet, inline; allowed by its hash in PAGE_CSP. */
+const STYLE = `
+body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
+table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
+.wrap{overflow-x:auto}.path{word-break:break-all}
+.up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
+`;
+
+/**
+ * The page's Content-Security-Policy: nothing may load or run but its own
+ * style element (CSP Level 2 hash source, https://www.w3.org/TR/CSP2/#source-list-valid-hashes).
+ * It has no script, so script injection has nothing to ride on even if an
+ * escape were missed.
+ */
+export const PAGE_CSP = NO_CONTENT_CSP.replace("default-src 'none';", `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}';`);
 
 /** Seconds between automatic reloads of the page. */
 export const STATUS_REFRESH_SECONDS = 30;
@@ -219,13 +245,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="${STATUS_REFRESH_SECONDS}">
 <title>otel-host-receiver</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1rem;color:#222}
-table{border-collapse:collapse;width:100%;margin-bottom:1.5rem;font-size:.9rem}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left;vertical-align:top}
-.wrap{overflow-x:auto}.path{word-break:break-all}
-.up{color:#176b2c;font-weight:600}.down{color:#b00020;font-weight:700}.na{color:#888}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>otel-host-receiver ${e(s.version)}</h1>
 <p>job <code>${e(s.service)}</code> · <a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
 <p id="summary">${s.ports.length} ports: ${down === 0 ? '<span class="up">none down</span>' : `<span class="down">${down} down</span>`}${hung > 0 ? `, <span class="down">${hung} HTTP hung</span>` : ''}.</p>
@@ -246,14 +266,83 @@ ${groupsSection}
 `;
 }
 
-export function statusRoutes(d: Daemon): Route[] {
+/** Stands for `now` in a cached rendering; each answer puts the current time in its place. */
+const NOW_MARK = '\u0000now\u0000';
+
+/** A rendering split around its `now`: [before, after]. */
+type Split = readonly [Buffer, Buffer];
+
+function splitAt(text: string, mark: string): Split {
+  const at = text.indexOf(mark);
+  return [Buffer.from(text.slice(0, at)), Buffer.from(text.slice(at + mark.length))];
+}
+
+/**
+ * The status JSON and pages, rebuilt only when the data behind them changed:
+ * the pool's generation and result versions, the stages' run counts (every
+ * process sample and discovery is a run) and the OTLP counters. `now` is
+ * filled in per answer, so it is always the time of the request.
+ */
+export class StatusCache {
+  private version: string | undefined;
+  private data: StatusData | undefined;
+  private json: Split | undefined;
+  private readonly pages = new Map<boolean, Split>();
+  /** How many times the data was built (tests). */
+  builds = 0;
+
+  constructor(private readonly d: Daemon) {}
+
+  private dataVersion(): string {
+    const { pool, stats } = this.d;
+    let runs = 0;
+    for (const s of stats.stages.values()) runs += s.runs;
+    const o = stats.otlp;
+    return `${pool.generation}/${pool.versions.tcp}/${pool.versions.http}/${pool.versions.udp}/${pool.versions.process}/${runs}/${o.exports}/${o.failures}/${o.up}`;
+  }
+
+  private fresh(): StatusData {
+    const version = this.dataVersion();
+    if (this.data === undefined || version !== this.version) {
+      this.data = { ...statusData(this.d), now: NOW_MARK };
+      this.version = version;
+      this.json = undefined;
+      this.pages.clear();
+      this.builds++;
+    }
+    return this.data;
+  }
+
+  /** /api/status: the body, in parts. */
+  jsonParts(): Buffer[] {
+    const data = this.fresh();
+    this.json ??= splitAt(JSON.stringify(data, null, 2) + '\n', JSON.stringify(NOW_MARK));
+    return [this.json[0], Buffer.from(JSON.stringify(new Date().toISOString())), this.json[1]];
+  }
+
+  /** The page (the largest groups, or all of them), in parts. */
+  pageParts(allGroups: boolean): Buffer[] {
+    const data = this.fresh();
+    let page = this.pages.get(allGroups);
+    if (!page) {
+      page = splitAt(renderStatusPage(data, this.d.config.telemetryPath, { allGroups }), NOW_MARK);
+      this.pages.set(allGroups, page);
+    }
+    return [page[0], Buffer.from(escapeHtml(new Date().toISOString())), page[1]];
+  }
+}
+
+export function statusRoutes(d: Daemon, cache = new StatusCache(d)): Route[] {
   return [
     {
       method: 'GET',
       path: '/',
-      handle: (_req, res, url) =>
-        send(res, 200, renderStatusPage(statusData(d), d.config.telemetryPath, { allGroups: url.searchParams.get('groups') === 'all' }), 'text/html; charset=utf-8'),
+      handle: (_req, res, url) => {
+        // the server's default policy allows no style; a policy from the web config stays as it is
+        const csp: Record<string, string> = res.getHeader('Content-Security-Policy') === NO_CONTENT_CSP ? { 'Content-Security-Policy': PAGE_CSP } : {};
+        send(res, 200, cache.pageParts(url.searchParams.get('groups') === 'all'), 'text/html; charset=utf-8', csp);
+      },
     },
-    { method: 'GET', path: '/api/status', handle: (_req, res) => send(res, 200, JSON.stringify(statusData(d), null, 2) + '\n', 'application/json') },
+    { method: 'GET', path: '/api/status', handle: (_req, res) => send(res, 200, cache.jsonParts(), 'application/json') },
   ];
 }

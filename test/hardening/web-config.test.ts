@@ -12,7 +12,10 @@ import * as bcrypt from 'bcryptjs';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { ConfigError } from '../../src/config/options';
-import { loadWebConfig, normaliseBcryptHash, parseBasicAuth, WebAccess, WebConfigError } from '../../src/export/web-config';
+import { NO_CONTENT_CSP } from '../../src/export/server';
+import { loadWebConfig, normaliseBcryptHash, WebConfigError } from '../../src/config/web-config';
+import { parseBasicAuth } from '../../src/export/basic-auth';
+import { WebAccess } from '../../src/export/web-access';
 import { basic, config, makePki, type Pki } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { tempDir } from '../helpers/tmp';
@@ -75,8 +78,10 @@ describe('TLS', () => {
     assert.match(good.ok ? good.res.body : '', /^# HELP /m);
   });
 
-  test('plain HTTP to the TLS port fails; HTTPS without trusting the CA fails', async () => {
-    assert.equal((await fetchUrl(`http://127.0.0.1:${new URL(url).port}/metrics`)).ok, false);
+  test('plain HTTP to the TLS port fails (a 400 saying so); HTTPS without trusting the CA fails', async () => {
+    const plain = await fetchUrl(`http://127.0.0.1:${new URL(url).port}/metrics`);
+    assert.equal(status(plain), 400);
+    assert.match(plain.ok ? plain.res.body : '', /plain HTTP request to the HTTPS port/);
     const untrusted = await fetchUrl(`${url}/healthz`, { cert: pki.pem.clientCert, key: pki.pem.clientKey });
     assert.equal(untrusted.ok, false);
   });
@@ -227,7 +232,7 @@ describe('basic auth and headers', () => {
     assert.equal(status(await fetchUrl(`${base}/healthz`, { headers: { authorization: basic('alice', ALICE_PW) } })), 401, 'alice removed');
     const bob = await fetchUrl(`${base}/healthz`, { headers: { authorization: basic('bob', BOB_PW) } });
     assert.equal(status(bob), 200);
-    assert.equal(bob.ok && bob.res.headers['x-frame-options'], undefined, 'headers gone with the new file');
+    assert.equal(bob.ok && bob.res.headers['content-security-policy'], NO_CONTENT_CSP, 'headers gone with the new file: the server default is back');
   });
 });
 

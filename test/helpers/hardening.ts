@@ -3,8 +3,9 @@
  * `openssl` binary, configs for in-process daemons, and a seeded PRNG.
  * (The HTTP(S) client that reports TLS failures as values is fetchUrl in ./http.)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { sleep } from './wait';
 import * as path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/options';
 
@@ -217,4 +218,44 @@ function fuzzText(rng: () => number, int: (n: number) => number, pick: <T>(xs: r
     return unit.repeat(1000 + int(60_000)) + (rng() < 0.5 ? pick(TOKENS) : '');
   }
   return mutate(doc.repeat(2 + int(8)), int(3));
+}
+
+// ---------------------------------------------------------------- daemon children
+
+export interface DaemonChild {
+  proc: ChildProcess;
+  port: number;
+  /** Everything the child wrote to stderr so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
+
+/**
+ * Runs the built daemon as a child on 127.0.0.1 (port 0: it reports the one it got in its
+ * `serving` log line), Prometheus export only, no per-process collector. A separate process,
+ * so a test's own clients do not share the server's event loop.
+ */
+export async function spawnDaemon(args: string[]): Promise<DaemonChild> {
+  const proc = spawn(process.execPath, [MAIN_JS, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--no-collector.namedprocess', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const stop = (): Promise<void> =>
+    proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const m = /msg=serving .*address=[^ ]*:(\d+)/.exec(log);
+    if (m) return { proc, port: Number(m[1]), log: () => log, stop };
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the daemon did not start:\n${log}`);
+    }
+    await sleep(50);
+  }
 }

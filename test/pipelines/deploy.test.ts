@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, OPTIONS, type Config } from '../../src/config/options';
-import { loadWebConfig } from '../../src/export/web-config';
+import { loadWebConfig } from '../../src/config/web-config';
 import { makePki } from '../helpers/hardening';
 import { fetchUrl } from '../helpers/http';
 import { MAIN_JS, Managed, repoPath, which } from '../helpers/pipelines';

@@ -1,7 +1,9 @@
 /**
- * `--web.config.file`: TLS, basic auth and extra response headers in the
- * exporter-toolkit format every Prometheus exporter takes, so one file (and
- * one Prometheus scrape config) serves node_exporter and us alike.
+ * `--web.config.file`, read and validated: TLS, basic auth and extra response
+ * headers in the exporter-toolkit format every Prometheus exporter takes, so
+ * one file (and one Prometheus scrape config) serves node_exporter and us
+ * alike. Serving with it (the per-request guard, the auth cache, the bcrypt
+ * worker, reloads) is src/export/web-access.ts.
  *
  *   tls_server_config:     cert_file/key_file (or inline cert/key), client_auth_type,
  *                          client_ca_file (or inline client_ca), client_allowed_sans,
@@ -23,39 +25,20 @@
  *   X-XSS-Protection, Content-Security-Policy). Everything else, Content-Type,
  *   Content-Length, Set-Cookie, WWW-Authenticate, Server, Connection and the
  *   like included, is refused at load: they belong to the server.
- * - Every endpoint is protected: /metrics, /, /api/status, /healthz, the
- *   lifecycle endpoints and 404s. A liveness probe must send credentials (or
- *   use a TCP check).
- * - Unknown users are checked against a fixed dummy hash, so response time
- *   does not reveal which user names exist. Verdicts (success and failure) are
- *   cached by a SHA-256 of (user, stored hash, password): a scrape every 15 s
- *   costs one bcrypt at start, then a hash lookup. bcrypt runs one at a time,
- *   in a worker thread, so wrong passwords cannot stall scrapes.
  *
  * Differences, each deliberate: hashes are validated at load (a typo fails at
- * start, not on the first scrape); `rate_limit.burst` must be >= 1 when an
- * interval is set (Go's limiter with burst 0 silently refuses everything);
- * `cert` and `cert_file` (likewise key, client_ca) may not both be set.
- *
- * Reload (`WebAccess.reload`, on SIGHUP or POST /-/reload) reads the file
- * again; a bad file leaves the previous configuration in force. Certificates,
- * keys, CAs, TLS versions, client auth, users, headers and the rate limit
- * change at once for new connections; switching TLS on or off needs a restart
- * (the listening socket speaks one or the other) and is refused.
+ * start, not on the first scrape) and a bcrypt cost above MAX_BCRYPT_COST is
+ * refused; `rate_limit.burst` must be >= 1 when an interval is set (Go's
+ * limiter with burst 0 silently refuses everything); `cert` and `cert_file`
+ * (likewise key, client_ca) may not both be set.
  */
-import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type * as http from 'node:http';
-import type * as https from 'node:https';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { Worker } from 'node:worker_threads';
-import * as bcrypt from 'bcryptjs';
 import * as YAML from 'yaml';
-import { ConfigError } from '../config/options';
-import { ConfigFileError, readConfigFile } from '../config/config-file';
-import { parseDuration } from '../config/duration';
-import type { Logger } from '../log';
-import type { ServerOptions } from './server';
+import { ConfigError } from './options';
+import { ConfigFileError, readConfigFile } from './config-file';
+import { parseDuration } from './duration';
 
 export const WEB_CONFIG_FLAG = '--web.config.file';
 
@@ -219,7 +202,8 @@ function firstLine(msg: string): string {
   return msg.split('\n')[0]!.trim();
 }
 
-function errText(err: unknown): string {
+/** An error as one short line (system errors by their code). */
+export function errText(err: unknown): string {
   // system errors (ENOENT, EACCES): the code says it all; the message would repeat the path
   if (err && typeof err === 'object' && 'syscall' in err && 'code' in err) return String((err as { code: unknown }).code);
   return firstLine(err instanceof Error ? err.message : String(err));
@@ -227,6 +211,14 @@ function errText(err: unknown): string {
 
 /** bcrypt hashes as Go's x/crypto/bcrypt and htpasswd write them. */
 const BCRYPT_RE = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * The highest bcrypt cost accepted. Each step doubles the time of a check;
+ * measured with bcryptjs on a 2-core test host, cost 13 takes 0.6-1.3 s and
+ * cost 14 1.3-3.7 s. A hash whose check takes over a second turns every
+ * unverified request into a second of CPU, so it is refused at load.
+ */
+export const MAX_BCRYPT_COST = 13;
 
 /** Validates a bcrypt hash and rewrites `$2y$` (PHP/htpasswd's name) to the identical `$2b$`. */
 export function normaliseBcryptHash(hash: string): string | undefined {
@@ -377,7 +369,8 @@ async function loadTls(v: Validator, dir: string, raw: unknown): Promise<WebTlsC
   return out;
 }
 
-function secureContextOptions(t: WebTlsConfig): tls.SecureContextOptions {
+/** The secure-context part of Node's TLS options for a validated TLS config. */
+export function secureContextOptions(t: WebTlsConfig): tls.SecureContextOptions {
   return {
     cert: t.cert,
     key: t.key,
@@ -420,6 +413,8 @@ export async function parseWebConfig(text: string, file: string): Promise<WebCon
   for (const [user, hash] of v.stringMap(top.basic_auth_users, 'basic_auth_users')) {
     const normal = normaliseBcryptHash(hash.trim());
     if (!normal) v.fail(`basic_auth_users.${user}`, 'not a bcrypt hash ($2a$/$2b$/$2y$, cost 04-31, as `htpasswd -nBC 10 "" | tr -d \':\\n\'` prints)');
+    const cost = Number(normal.slice(4, 6));
+    if (cost > MAX_BCRYPT_COST) v.fail(`basic_auth_users.${user}`, `bcrypt cost ${cost} is too slow to check per request (over a second): use at most ${MAX_BCRYPT_COST}, e.g. htpasswd -nBC 10`);
     users.set(user, normal);
   }
 
@@ -452,323 +447,4 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
   const v: Validator = new Validator(abs);
   const text = await readMaterial(v, path.dirname(abs), undefined, abs);
   return parseWebConfig(text, abs);
-}
-
-/** Node TLS server options for a web config; undefined when TLS is off. */
-export function tlsServerOptions(config: WebConfig): https.ServerOptions | undefined {
-  const t = config.tls;
-  if (!t) return undefined;
-  const requestCert = t.clientAuth !== 'NoClientCert';
-  return {
-    ...secureContextOptions(t),
-    requestCert,
-    // Only RequireAndVerifyClientCert can be left to the handshake; the other
-    // policies are finished per request by the guard (see checkClientCert).
-    rejectUnauthorized: t.clientAuth === 'RequireAndVerifyClientCert',
-  };
-}
-
-/** SAN values of a certificate as strings: DNS names, IPs, e-mail addresses, URIs. */
-export function certificateSans(cert: X509Certificate): string[] {
-  const text = cert.subjectAltName;
-  if (!text) return [];
-  const out: string[] = [];
-  // "DNS:a, IP Address:1.2.3.4, URI:\"x,y\"": values containing separators are JSON-quoted by Node
-  const re = /\s*([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:,|$)/g;
-  for (const m of text.matchAll(re)) {
-    const raw = m[2]!;
-    let value = raw;
-    if (raw.startsWith('"')) {
-      try {
-        value = JSON.parse(raw) as string;
-      } catch {
-        continue;
-      }
-    }
-    out.push(value);
-  }
-  return out;
-}
-
-/** Why a request's client certificate fails the policy, or undefined when it passes. */
-export function checkClientCert(t: WebTlsConfig, socket: tls.TLSSocket): string | undefined {
-  if (t.clientAuth === 'NoClientCert' || t.clientAuth === 'RequestClientCert') return undefined;
-  const peer = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
-  if (!peer) {
-    return t.clientAuth === 'VerifyClientCertIfGiven' ? undefined : 'a client certificate is required';
-  }
-  if ((t.clientAuth === 'VerifyClientCertIfGiven' || t.clientAuth === 'RequireAndVerifyClientCert') && !socket.authorized) {
-    return `client certificate not trusted: ${String(socket.authorizationError ?? 'unknown reason')}`;
-  }
-  if (t.clientAllowedSans) {
-    const sans = certificateSans(peer);
-    if (!sans.some((s) => t.clientAllowedSans!.includes(s))) return 'client certificate has none of the allowed SANs';
-  }
-  return undefined;
-}
-
-/**
- * bcrypt of "fakepassword" at cost 10: unknown users are checked against it,
- * so a wrong user name costs as much as a wrong password.
- */
-const DUMMY_HASH = '$2b$10$zWdHDXkDTm5El7KQ.u6/O.zxxKo8xs0iNItNmWKV4RHEDRKczVM1W';
-
-/** Verdicts kept; a handful of scrapers use a handful of credentials. */
-const AUTH_CACHE_SIZE = 256;
-
-/**
- * bcrypt off the event loop. bcryptjs is plain JavaScript: one check at cost
- * 10 is ~100 ms of CPU, and its async API still runs in 100 ms slices on the
- * main thread, so a stream of wrong passwords would stall every scrape. One
- * worker thread, started on the first check that misses the cache, runs them
- * one at a time; if it cannot run, checks fall back to the main thread.
- */
-class BcryptWorker {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve(ok: boolean): void; reject(err: Error): void }>();
-  private nextId = 0;
-  private broken = false;
-
-  compare(password: string, hash: string): Promise<boolean> {
-    if (this.broken) return bcrypt.compare(password, hash);
-    const w = this.worker ?? this.start();
-    if (!w) return bcrypt.compare(password, hash);
-    const id = this.nextId++;
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, password, hash });
-      if (this.pending.size === 1) w.ref(); // keep the process up only while a check runs
-    });
-  }
-
-  private start(): Worker | undefined {
-    const code = `
-      const { parentPort } = require('node:worker_threads');
-      const bcrypt = require(${JSON.stringify(require.resolve('bcryptjs'))});
-      parentPort.on('message', ({ id, password, hash }) => {
-        let ok = false;
-        try { ok = bcrypt.compareSync(password, hash); } catch { ok = false; }
-        parentPort.postMessage({ id, ok });
-      });`;
-    try {
-      const w = new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32 } });
-      w.unref();
-      w.on('message', (m: { id: number; ok: boolean }) => {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        if (this.pending.size === 0) w.unref();
-        p?.resolve(m.ok);
-      });
-      const fail = (err: Error): void => {
-        if (this.worker === w) this.worker = undefined;
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
-      };
-      w.on('error', fail);
-      w.on('exit', (code) => fail(new Error(`bcrypt worker exited with ${code}`)));
-      this.worker = w;
-      return w;
-    } catch {
-      this.broken = true;
-      return undefined;
-    }
-  }
-
-  async stop(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
-  }
-}
-
-interface Active {
-  config: WebConfig;
-  /** sha256(user, stored hash, password) -> verdict. */
-  cache: Map<string, boolean>;
-  tokens: number;
-  refilledAt: number;
-}
-
-/** Where TLS material goes on reload (HttpServer). */
-export interface TlsTarget {
-  setSecureContext(options: https.ServerOptions): void;
-}
-
-function send(res: http.ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
-  res.end(body);
-}
-
-/**
- * The web config in force, swappable at runtime. Hand `serverOptions()` to
- * HttpServer and `bind()` the server, then `reload()` on SIGHUP.
- */
-export class WebAccess {
-  private active: Active;
-  private readonly targets: TlsTarget[] = [];
-  /** Whether the server was built with TLS (fixed for the life of the socket); undefined before serverOptions(). */
-  private servingTls: boolean | undefined;
-  /** One bcrypt at a time, in a worker thread: it is CPU-bound. */
-  private readonly bcrypt = new BcryptWorker();
-  /** Counters for tests and logs. */
-  readonly counts = { bcrypt: 0, cacheHits: 0, denied: 0, rateLimited: 0 };
-
-  constructor(
-    config: WebConfig,
-    private readonly log?: Logger,
-  ) {
-    this.active = WebAccess.activate(config);
-  }
-
-  /** Loads the file at start. Throws WebConfigError (exit 2 in main). */
-  static async load(file: string, log?: Logger): Promise<WebAccess> {
-    const access = new WebAccess(await loadWebConfig(file), log);
-    access.logLoaded();
-    return access;
-  }
-
-  private logLoaded(): void {
-    const c = this.active.config;
-    this.log?.info('web config loaded', {
-      file: c.file,
-      tls: c.tls ? `${c.tls.minVersion}-${c.tls.maxVersion}` : 'off',
-      client_auth: c.tls?.clientAuth,
-      basic_auth_users: c.users.size,
-      headers: Object.keys(c.headers).join(',') || undefined,
-      rate_limit: c.rateLimit ? `${c.rateLimit.burst}/${c.rateLimit.intervalMs}ms` : undefined,
-      cert_not_after: c.tls?.notAfter.toISOString(),
-    });
-    if (c.tls && c.tls.notAfter.getTime() < Date.now()) this.log?.warn('the server certificate has expired', { file: c.file, not_after: c.tls.notAfter.toISOString() });
-  }
-
-  private static activate(config: WebConfig): Active {
-    return { config, cache: new Map(), tokens: config.rateLimit?.burst ?? 0, refilledAt: Date.now() };
-  }
-
-  get config(): WebConfig {
-    return this.active.config;
-  }
-
-  /** guard, headers and tls for ServerOptions. */
-  serverOptions(): Pick<ServerOptions, 'guard' | 'headers' | 'tls'> {
-    const tlsOptions = this.tlsOptions();
-    this.servingTls = tlsOptions !== undefined;
-    return { guard: this.guard, headers: this.headers, tls: tlsOptions };
-  }
-
-  /** Stops the bcrypt worker thread (it is unref'd, so this is only needed for tidy tests). */
-  async close(): Promise<void> {
-    await this.bcrypt.stop();
-  }
-
-  /** Registers a server whose TLS material follows reloads. */
-  bind(target: TlsTarget): void {
-    this.targets.push(target);
-  }
-
-  tlsOptions(): https.ServerOptions | undefined {
-    return tlsServerOptions(this.active.config);
-  }
-
-  readonly headers = (): Record<string, string> => this.active.config.headers;
-
-  /**
-   * Re-reads the file (or `file`). On any error the configuration in force
-   * stays and the WebConfigError is thrown for the caller to log.
-   */
-  async reload(file: string = this.active.config.file): Promise<WebConfig> {
-    const next = await loadWebConfig(file);
-    if (this.servingTls !== undefined && (next.tls !== undefined) !== this.servingTls) {
-      throw new WebConfigError(next.file, 'tls_server_config', `switching TLS ${this.servingTls ? 'off' : 'on'} needs a restart; the previous web config stays in force`);
-    }
-    const tlsOptions = tlsServerOptions(next);
-    if (tlsOptions) {
-      try {
-        for (const t of this.targets) t.setSecureContext(tlsOptions);
-      } catch (err) {
-        // validated at load, so this is unexpected; put the old material back
-        const old = this.tlsOptions();
-        if (old) for (const t of this.targets) t.setSecureContext(old);
-        throw new WebConfigError(next.file, 'tls_server_config', `cannot apply: ${errText(err)}`);
-      }
-    }
-    this.active = WebAccess.activate(next);
-    this.logLoaded();
-    return next;
-  }
-
-  /**
-   * Runs before routing on every request: rate limit, client certificate
-   * policy, basic auth. Answers (429/403/401) and returns false when the
-   * request must not go on.
-   */
-  readonly guard = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
-    const a = this.active;
-    const c = a.config;
-    if (c.rateLimit && !this.takeToken(a, c.rateLimit)) {
-      this.counts.rateLimited++;
-      send(res, 429, 'Too Many Requests\n');
-      return false;
-    }
-    if (c.tls) {
-      const socket = req.socket as tls.TLSSocket;
-      const why = socket.encrypted ? checkClientCert(c.tls, socket) : 'not a TLS connection';
-      if (why !== undefined) {
-        this.counts.denied++;
-        this.log?.debug('client certificate refused', { reason: why, remote: req.socket.remoteAddress });
-        send(res, 403, `Forbidden: ${why}\n`, { Connection: 'close' });
-        return false;
-      }
-    }
-    if (c.users.size === 0) return true;
-    const creds = parseBasicAuth(req.headers.authorization);
-    if (creds && (await this.verify(a, creds.user, creds.password))) return true;
-    this.counts.denied++;
-    send(res, 401, 'Unauthorized\n', { 'WWW-Authenticate': 'Basic realm="otel-host-receiver", charset="UTF-8"' });
-    return false;
-  };
-
-  private takeToken(a: Active, rl: { intervalMs: number; burst: number }): boolean {
-    const now = Date.now();
-    const earned = Math.floor((now - a.refilledAt) / rl.intervalMs);
-    if (earned > 0) {
-      a.tokens = Math.min(rl.burst, a.tokens + earned);
-      a.refilledAt = a.tokens === rl.burst ? now : a.refilledAt + earned * rl.intervalMs;
-    }
-    if (a.tokens <= 0) return false;
-    a.tokens--;
-    return true;
-  }
-
-  private async verify(a: Active, user: string, password: string): Promise<boolean> {
-    const stored = a.config.users.get(user);
-    const hash = stored ?? DUMMY_HASH;
-    const key = createHash('sha256').update(JSON.stringify([user, hash, password])).digest('hex');
-    const cached = a.cache.get(key);
-    if (cached !== undefined) {
-      this.counts.cacheHits++;
-      return cached && stored !== undefined;
-    }
-    this.counts.bcrypt++;
-    let ok: boolean;
-    try {
-      ok = (await this.bcrypt.compare(password, hash)) && stored !== undefined;
-    } catch {
-      return false; // the worker died mid-check: refuse this once (uncached), a new worker serves the next
-    }
-    if (a.cache.size >= AUTH_CACHE_SIZE) a.cache.delete(a.cache.keys().next().value!);
-    a.cache.set(key, ok);
-    return ok;
-  }
-}
-
-/** `Authorization: Basic base64(user:password)`; undefined when absent or malformed. */
-export function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
-  if (!header) return undefined;
-  const m = /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(header);
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
