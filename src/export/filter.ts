@@ -5,14 +5,14 @@
  * namedprocess (process-exporter families and their scrape-error counters),
  * self (our own and process_* metrics). target_info always stays.
  */
-import { FAMILY_GROUPS, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
+import { FAMILY_GROUPS, PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
 import { SELF_PREFIXES } from '../metrics/self-metrics';
 
 export type MetricFilter = (metricName: string) => boolean;
 
 export class FilterError extends Error {}
 
-const PORT_GROUP = new Map<string, FamilyGroup>(Object.values(PORT_FAMILIES).map((f) => [f.name, f.group]));
+const PORT_GROUP = new Map<string, FamilyGroup>([...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES)].map((f) => [f.name, f.group]));
 
 export function groupOf(name: string): FamilyGroup | undefined {
   const direct = PORT_GROUP.get(name);

@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import { firstDefined } from '../util/concurrency';
 import type { LocalAddresses } from './local-addresses';
+import { failureReason, worseReason, type FailureReason } from './failure-reason';
 
 export interface ConnectResult {
   ok: boolean;
@@ -97,6 +98,8 @@ export interface TcpProbeResult extends ConnectResult {
   /** The address that answered (or the last one tried). */
   address?: string;
   attempts: number;
+  /** Why it failed, over every address tried (see worseReason); set only when !ok. */
+  reason?: FailureReason;
 }
 
 /**
@@ -113,19 +116,22 @@ export async function probeTcpPort(
   maxParallel: number,
 ): Promise<TcpProbeResult> {
   let attempts = 0;
+  let reason: FailureReason | undefined;
   let last: TcpProbeResult = { ok: false, seconds: 0, error: 'no-address', attempts: 0 };
   for (const address of candidateAddresses(bound, preferred, local)) {
     attempts++;
     const r = await connectOnce(address, port, timeoutMs);
     last = { ...r, address, attempts };
     if (r.ok) return last;
+    reason = worseReason(reason, failureReason(r.error));
   }
   const rest = local.interfaceAddresses.filter((a) => !candidateAddresses(bound, preferred, local).includes(a));
   const win = await firstDefined(rest, maxParallel, async (address) => {
     attempts++;
     const r = await connectOnce(address, port, timeoutMs);
+    if (!r.ok) reason = worseReason(reason, failureReason(r.error));
     return r.ok ? { ...r, address, attempts } : undefined;
   });
   if (win) return { ...win, attempts };
-  return { ...last, attempts };
+  return { ...last, attempts, reason: reason ?? failureReason(last.error) };
 }

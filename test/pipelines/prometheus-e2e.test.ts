@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { startStalledListener, type OddListener } from '../helpers/odd-listeners';
 import { repoPath, startDaemon, startListener, startPrometheus, waitFor, type Daemon, type Listener, type Prometheus, type PromSample } from '../helpers/pipelines';
 
 const PROM_DIR = repoPath('otel-config', 'prometheus');
@@ -77,6 +78,8 @@ function value(s: PromSample): number {
 
 describe('Prometheus scraping otel-host-receiver with the shipped config', { timeout: 120_000 }, () => {
   let svc: Listener;
+  /** A listener whose connects time out: feeds node_tcp_port_probe_failures_total{reason="timeout"}. */
+  let stalled: OddListener;
   let otlp: OtlpReceiver;
   let daemon: Daemon;
   let prom: Prometheus;
@@ -102,6 +105,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
   before(async () => {
     // A service of our own: HTTP on a loopback TCP port, a bound UDP port, some CPU use.
     svc = await startListener({ title: TITLE, http: true, udp: true, busyMs: 20 });
+    stalled = await startStalledListener('pl-e2e-stalled');
     // both exports on, as in production: OTLP goes to a real receiver on loopback
     otlp = new OtlpReceiver();
     const endpoint = await otlp.start();
@@ -118,6 +122,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
     await daemon?.stop();
     await otlp?.stop();
     await svc?.stop();
+    await stalled?.stop();
   });
 
   it('scrapes the daemon: up == 1, job and instance from the shipped config', async () => {
