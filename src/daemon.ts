@@ -6,9 +6,10 @@
  * main.ts's job, so tests can run a whole daemon in-process.
  */
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config/options';
+import { ConfigError, type Config } from './config/options';
 import type { Logger } from './log';
 import { ProcFs } from './procfs/proc-fs';
+import { procfsRootProblem } from './procfs/root-check';
 import { ExclusionList } from './discovery/exclusion';
 import { PortPool } from './discovery/port-pool';
 import { LocalAddresses } from './probes/local-addresses';
@@ -115,9 +116,15 @@ export class Daemon {
     await Promise.all([ports(), r.processSample.run()]);
   }
 
+  /** Throws ConfigError naming PROC_PREFIX/--path.procfs when the root is missing or not a procfs. */
+  async assertProcfs(): Promise<void> {
+    const problem = await procfsRootProblem(this.fs.root);
+    if (problem) throw new ConfigError('PROC_PREFIX/--path.procfs', problem);
+  }
+
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
-    await this.fs.assertUsable();
+    await this.assertProcfs();
     this.webAccess = webAccess;
     const lifecycle: Route[] = this.config.enableLifecycle
       ? [
