@@ -80,6 +80,7 @@ export class Daemon {
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
       new StageRunner(stage, ms, task, this.stats, log);
     const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, () => m.addNewListeners());
+    m.rediscover = () => discoveryNew.run();
     this.runners = {
       discovery: runner('discovery', config.portLabelIntervalMs, () => m.rebuild()),
       discoveryNew,

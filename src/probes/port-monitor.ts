@@ -170,7 +170,28 @@ export class PortMonitor {
    * not a zombie.
    */
   async processAliveCheck(): Promise<void> {
+    const dead = await this.checkProcesses();
+    // A restarted service (new pid on the same port) is re-bound by the cheap discovery pass; run
+    // it now rather than report the identity gone until the next TCP round while its new process
+    // already serves.
+    if (dead > 0 && this.rediscover) {
+      await this.rediscover();
+      await this.checkProcesses();
+    }
+    for (const pe of this.pool.processes()) if (pe.alive) this.stats.countProbe('process', pe.alive.alive ? 'success' : 'failure');
+    this.pool.publish('process');
+  }
+
+  /**
+   * Runs the cheap discovery pass (through its StageRunner, so it never overlaps itself); set by
+   * the daemon.
+   */
+  rediscover: (() => Promise<void>) | undefined;
+
+  /** Sets every pool identity's alive state; returns how many read 0. */
+  private async checkProcesses(): Promise<number> {
     const now = Date.now();
+    let dead = 0;
     for (const pe of this.pool.processes()) {
       let alive: 0 | 1 = 0;
       for (const ref of pe.refs) {
@@ -185,9 +206,9 @@ export class PortMonitor {
         }
       }
       pe.alive = { alive, checkedAt: now };
-      this.stats.countProbe('process', alive ? 'success' : 'failure');
+      if (alive === 0) dead++;
     }
-    this.pool.publish('process');
+    return dead;
   }
 }
 
