@@ -31,9 +31,9 @@ function spawnNode(script: string, title: string): Promise<{ pid: number; port: 
   });
 }
 
-function connectWithin(port: number, ms: number): Promise<net.Socket | undefined> {
+function connectWithin(host: string, port: number, ms: number): Promise<net.Socket | undefined> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
+    const s = net.connect({ host, port });
     s.on('error', () => undefined);
     const t = setTimeout(() => {
       s.destroy();
@@ -46,16 +46,16 @@ function connectWithin(port: number, ms: number): Promise<net.Socket | undefined
   });
 }
 
-export async function startStalledListener(title: string): Promise<OddListener> {
+export async function startStalledListener(title: string, host = '127.0.0.1', port = 0): Promise<OddListener> {
   const child = await spawnNode(
-    `require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { process.stdout.write('ready ' + this.address().port + '\\n'); });`,
+    `require('net').createServer().listen({ host: ${JSON.stringify(host)}, port: ${port}, backlog: 1 }, function () { process.stdout.write('ready ' + this.address().port + '\\n'); });`,
     title,
   );
   process.kill(child.pid, 'SIGSTOP');
   // fill the accept queue: once a connect does not complete, new SYNs are dropped
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 64; i++) {
-    const s = await connectWithin(child.port, 500);
+    const s = await connectWithin(host, child.port, 500);
     if (!s) break;
     fillers.push(s);
   }
