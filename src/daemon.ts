@@ -6,6 +6,7 @@
  * main.ts's job, so tests can run a whole daemon in-process.
  */
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { ConfigError, type Config } from './config/options';
 import type { Logger } from './log';
 import { ProcFs } from './procfs/proc-fs';
@@ -71,7 +72,7 @@ export class Daemon {
     this.producer = new CacheMetricProducer([], resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool));
     // throws ConfigError naming --config.path when the process_names file is unusable
-    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log) : undefined;
+    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log, { passwdPath: path.join(config.rootfs, 'etc', 'passwd') }) : undefined;
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'), this.telemetry.otlp !== undefined);

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MAIN_JS } from '../helpers/pipelines';
+import { MAIN_JS, repoPath } from '../helpers/pipelines';
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN_JS, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', ...args], {
@@ -45,5 +45,26 @@ test('an empty directory (host /proc not mounted) exits 2 saying net/tcp is miss
     }
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('--path.rootfs / ROOTFS_PATH: effective_username comes from <rootfs>/etc/passwd (the host\'s, in a container)', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ohr-rootfs-'));
+  try {
+    mkdirSync(path.join(root, 'etc'));
+    writeFileSync(path.join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nrootfs-user:x:1000:1000::/home/u:/bin/sh\n');
+    const procfs = repoPath('test', 'fixtures', 'proc-process', 'proc');
+    // pid 200 (bash) runs as uid 1000
+    const want = 'namedprocess_namegroup_effective_username{groupname="bash_200",username="rootfs-user"} 1';
+    for (const [args, env] of [
+      [['--once', `--path.procfs=${procfs}`, `--path.rootfs=${root}`], {}],
+      [['--once', `--path.procfs=${procfs}`], { ROOTFS_PATH: root }],
+    ] as Array<[string[], Record<string, string>]>) {
+      const r = spawnSync(process.execPath, [MAIN_JS, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.split('\n').includes(want), r.stdout.split('\n').filter((l) => l.includes('effective_username')).join('\n'));
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
