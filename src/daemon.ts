@@ -6,9 +6,11 @@
  * main.ts's job, so tests can run a whole daemon in-process.
  */
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config/options';
+import * as path from 'node:path';
+import { ConfigError, type Config } from './config/options';
 import type { Logger } from './log';
 import { ProcFs } from './procfs/proc-fs';
+import { procfsRootProblem } from './procfs/root-check';
 import { ExclusionList } from './discovery/exclusion';
 import { PortPool } from './discovery/port-pool';
 import { LocalAddresses } from './probes/local-addresses';
@@ -78,7 +80,7 @@ export class Daemon {
     this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool));
     // throws ConfigError naming --config.path when the process_names file is unusable
-    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log) : undefined;
+    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log, { passwdPath: path.join(config.rootfs, 'etc', 'passwd') }) : undefined;
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs(OWN_PROCFS), this.telemetry.otlp !== undefined);
@@ -87,6 +89,7 @@ export class Daemon {
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
       new StageRunner(stage, ms, task, this.stats, log);
     const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, () => m.addNewListeners());
+    m.rediscover = () => discoveryNew.run();
     this.runners = {
       discovery: runner('discovery', config.portLabelIntervalMs, () => m.rebuild()),
       discoveryNew,
@@ -118,9 +121,15 @@ export class Daemon {
     await Promise.all([ports(), r.processSample.run()]);
   }
 
+  /** Throws ConfigError naming PROC_PREFIX/--path.procfs when the root is missing or not a procfs. */
+  async assertProcfs(): Promise<void> {
+    const problem = await procfsRootProblem(this.fs.root);
+    if (problem) throw new ConfigError('PROC_PREFIX/--path.procfs', problem);
+  }
+
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
-    await this.fs.assertUsable();
+    await this.assertProcfs();
     this.webAccess = webAccess;
     const lifecycle: Route[] = this.config.enableLifecycle
       ? [

@@ -55,7 +55,13 @@ async function main(): Promise<number> {
   }
 
   if (config.once) {
-    await daemon.fs.assertUsable();
+    try {
+      await daemon.assertProcfs();
+    } catch (err) {
+      const code = badConfig(err);
+      if (code !== undefined) return code;
+      throw err;
+    }
     await daemon.cycle();
     const page = await daemon.telemetry.scrape();
     // wait for the pipe to take it all: process.exit() would cut a large page short

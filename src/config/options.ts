@@ -25,6 +25,7 @@ export interface Config {
   maxConnections: number;
   enableLifecycle: boolean;
   procfs: string;
+  rootfs: string;
   portStatusIntervalMs: number;
   httpStatusIntervalMs: number;
   udpStatusIntervalMs: number;
@@ -241,6 +242,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- discovery
   { key: 'procfs', flag: 'path.procfs', env: 'PROC_PREFIX', def: '/proc', parse: nonEmpty, accepts: 'a directory', section: 'discovery',
     help: 'procfs mount point. In a container mount the host /proc (e.g. at /host/proc) and point this at it.' },
+  { key: 'rootfs', flag: 'path.rootfs', env: 'ROOTFS_PATH', def: '/', parse: nonEmpty, accepts: 'a directory', section: 'discovery',
+    help: "Host root filesystem (node_exporter's flag): its etc/passwd resolves effective_username. In a container mount the host / (e.g. at /host) and point this at it." },
   { key: 'portLabelIntervalMs', flag: 'port.label-interval', env: 'PORT_LABEL_INTERVAL', def: 8 * 3_600_000, parse: duration, accepts: DURATION, section: 'discovery',
     help: 'Full rebuild of the port<->process pool. Ports gone at a rebuild lose their series; new listeners are added every PORT_STATUS_INTERVAL.' },
   { key: 'excludedProcessNames', flag: 'exclude.process-names', env: 'EXCLUDED_PROCESS_NAMES', def: [], defText: '(built-in list only)', parse: commaList, accepts: 'comma-separated names', section: 'discovery',

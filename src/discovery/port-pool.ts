@@ -17,6 +17,7 @@
  */
 import type { ExcludedPort, ListeningPort, ProcessRef } from './listeners';
 import { portKey } from './listeners';
+import type { FailureReason } from '../probes/failure-reason';
 
 export interface TcpState {
   alive: 0 | 1;
@@ -26,6 +27,11 @@ export interface TcpState {
   /** Address that answered last; tried first next time. */
   address?: string;
   error?: string;
+  /** Failed probes by reason, counted while the port is in the pool (node_tcp_port_probe_failures_total). */
+  failures?: Partial<Record<FailureReason, number>>;
+  /** When the first failure was counted: the counter series' start time. */
+  failuresSince?: number;
+  lastFailure?: { reason: FailureReason; at: number };
 }
 
 export interface HttpState {

@@ -5,14 +5,37 @@
  * namedprocess (process-exporter families and their scrape-error counters),
  * self (our own and process_* metrics). target_info always stays.
  */
-import { FAMILY_GROUPS, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
+import { FAMILY_GROUPS, PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
 import { SELF_PREFIXES } from '../metrics/self-metrics';
+import type { Stage } from '../self-stats';
 
-export type MetricFilter = (metricName: string) => boolean;
+/**
+ * Keeps a family by name. With collect[], `stage` also says which series of the
+ * otel_host_receiver_stage_* families to keep although `self` was not asked
+ * for: those of the stages that feed the selected groups, as node_exporter
+ * keeps node_scrape_collector_* for the collectors a filtered scrape selects.
+ */
+export interface MetricFilter {
+  (metricName: string): boolean;
+  stage?: (stage: string) => boolean;
+}
+
+export const STAGE_FAMILY_PREFIX = 'otel_host_receiver_stage_';
+
+/** The groups whose data each stage produces (discovery feeds every port family). */
+const STAGE_GROUPS: Record<Stage, readonly FamilyGroup[]> = {
+  discovery: ['ports', 'http', 'udp', 'process_alive'],
+  discovery_new: ['ports', 'http', 'udp', 'process_alive'],
+  tcp_probe: ['ports'],
+  http_probe: ['http'],
+  udp_probe: ['udp'],
+  process_alive: ['process_alive'],
+  process_sample: ['namedprocess'],
+};
 
 export class FilterError extends Error {}
 
-const PORT_GROUP = new Map<string, FamilyGroup>(Object.values(PORT_FAMILIES).map((f) => [f.name, f.group]));
+const PORT_GROUP = new Map<string, FamilyGroup>([...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES)].map((f) => [f.name, f.group]));
 
 export function groupOf(name: string): FamilyGroup | undefined {
   const direct = PORT_GROUP.get(name);
@@ -36,9 +59,13 @@ export function parseFilter(query: URLSearchParams): MetricFilter | undefined {
   }
   const set = new Set(names);
   const keep = collect.length > 0;
-  return (name) => {
+  const filter: MetricFilter = (name) => {
     const g = groupOf(name);
     if (g === undefined) return true;
     return keep ? set.has(g) : !set.has(g);
   };
+  if (keep && !set.has('self')) {
+    filter.stage = (stage) => (STAGE_GROUPS[stage as Stage] ?? []).some((g) => set.has(g));
+  }
+  return filter;
 }

@@ -32,6 +32,11 @@ export interface StatusPort {
   isHttp: boolean;
   udpAlive?: 0 | 1;
   lastCheck?: string;
+  /** Last failed TCP probe: why (refused, timeout, unreachable, reset, error) and when. */
+  lastFailureReason?: string;
+  lastFailureAt?: string;
+  /** Status code of the last HTTP probe; 0 when nothing answered. */
+  httpStatus?: number;
 }
 
 /** Main figures of one process group, read from the namedprocess_namegroup_* families. */
@@ -127,6 +132,9 @@ export function statusData(d: Daemon): StatusData {
       isHttp: p.http?.everAnswered ?? false,
       udpAlive: p.udp?.alive,
       lastCheck: iso(Math.max(p.tcp?.checkedAt ?? 0, p.udp?.checkedAt ?? 0, p.http?.checkedAt ?? 0) || undefined),
+      lastFailureReason: p.tcp?.lastFailure?.reason,
+      lastFailureAt: iso(p.tcp?.lastFailure?.at),
+      httpStatus: p.http?.everAnswered ? (p.http.status ?? 0) : undefined,
     }));
   const stages: StatusData['stages'] = {};
   for (const [stage, s] of d.stats.stages) {
@@ -213,7 +221,8 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
         `<td class="path">${e(p.addresses.join(' '))}</td>` +
         `<td>${p.protocol === 'tcp' ? state(p.tcpAlive) : state(p.udpAlive)}</td>` +
         `<td>${p.responseSeconds !== undefined && p.tcpAlive === 1 ? ms(p.responseSeconds) : ''}</td>` +
-        `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${e(p.lastCheck ?? '')}</td></tr>`,
+        `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${e(p.lastCheck ?? '')}</td>` +
+        `<td>${p.lastFailureReason ? `${e(p.lastFailureReason)} at ${e(p.lastFailureAt ?? '')}` : ''}</td></tr>`,
     )
     .join('\n');
   const excluded = s.excluded.map((x) => `<tr><td>${e(x.protocol)}</td><td>${x.port}</td><td>${e(x.processName)}</td><td>${x.pid}</td><td>${e(x.reason)}</td></tr>`).join('\n');
@@ -250,7 +259,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
 <p>job <code>${e(s.service)}</code> · <a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
 <p id="summary">${s.ports.length} ports: ${down === 0 ? '<span class="up">none down</span>' : `<span class="down">${down} down</span>`}${hung > 0 ? `, <span class="down">${hung} HTTP hung</span>` : ''}.</p>
 <h2>Ports (${s.ports.length})</h2>
-<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>Bound on</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th></tr></thead>
+<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>Bound on</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th><th>Last failure</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
 <h2>Processes (${s.processes.length})</h2>
 <div class="wrap"><table id="processes"><thead><tr><th>Process</th><th>Executable</th><th>PIDs</th><th>Alive</th></tr></thead><tbody>${procs}</tbody></table></div>

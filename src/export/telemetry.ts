@@ -17,7 +17,7 @@ import type { CacheMetricProducer } from '../metrics/producer';
 import { PushTimeProducer, SCOPE } from '../metrics/producer';
 import { createOtlpExporter, HealthTrackingExporter } from './otlp';
 import { Slicer } from '../util/slicer';
-import type { MetricFilter } from './filter';
+import { STAGE_FAMILY_PREFIX, type MetricFilter } from './filter';
 
 /** Prometheus text format 0.0.4, what every scraper understands. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -90,7 +90,15 @@ export class Telemetry {
     for (const sm of resourceMetrics.scopeMetrics) {
       const sdkMetrics: MetricData[] = [];
       for (const m of sm.metrics) {
-        if (!keep(m)) continue;
+        if (!keep(m)) {
+          // a filtered scrape keeps the stage series of the collectors it selects (see MetricFilter)
+          const stageOk = filter?.stage;
+          if (stageOk && m.descriptor.name.startsWith(STAGE_FAMILY_PREFIX)) {
+            const dataPoints = (m.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown> }>).filter((dp) => stageOk(String(dp.attributes.stage)));
+            if (dataPoints.length > 0) sdkMetrics.push({ ...m, dataPoints } as MetricData);
+          }
+          continue;
+        }
         if (!this.producer.owns(m)) {
           sdkMetrics.push(m);
           continue;

@@ -77,3 +77,28 @@ export const PORT_FAMILIES = {
     source: '/proc/<pid>/stat every PROCESS_ALIVE_STATUS_INTERVAL',
   },
 } as const satisfies Record<string, FamilySpec>;
+
+/**
+ * Why a port reads 0 (issue 10). Kept apart from PORT_FAMILIES, whose five
+ * families are the original contract and do not change.
+ */
+export const PORT_DIAGNOSTIC_FAMILIES = {
+  tcpProbeFailures: {
+    name: 'node_tcp_port_probe_failures_total',
+    type: 'counter',
+    help: 'Failed TCP probes of the port by reason (refused, timeout, unreachable, reset, error), counted while the port is in the pool; a reason appears at its first failure.',
+    unit: '',
+    labels: [...PORT_LABELS, 'reason'],
+    group: 'ports',
+    source: 'TCP connect every PORT_STATUS_INTERVAL',
+  },
+  httpStatusCode: {
+    name: 'node_http_port_status_code',
+    type: 'gauge',
+    help: 'HTTP status code of the last HTTP probe (0 when nothing answered); only ports that once answered HTTP.',
+    unit: '',
+    labels: PORT_LABELS,
+    group: 'http',
+    source: 'HEAD / every PORT_HTTP_STATUS_INTERVAL',
+  },
+} as const satisfies Record<string, FamilySpec>;

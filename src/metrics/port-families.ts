@@ -4,7 +4,8 @@
  * results (PortPool.versions) or the pool's membership changed.
  */
 import type { PortEntry, PortPool, ProcessEntry } from '../discovery/port-pool';
-import { PORT_FAMILIES } from './contract';
+import { PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES } from './contract';
+import { FAILURE_REASONS, type FailureReason } from '../probes/failure-reason';
 import type { CachedFamily, Point } from './producer';
 
 export function portFamilies(pool: PortPool): CachedFamily[] {
@@ -14,6 +15,12 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
     let l = portLabels.get(p);
     if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port) }));
     return l;
+  };
+  const reasonLabels = new WeakMap<PortEntry, Partial<Record<FailureReason, Record<string, string>>>>();
+  const labelsWithReason = (p: PortEntry, reason: FailureReason): Record<string, string> => {
+    let byReason = reasonLabels.get(p);
+    if (!byReason) reasonLabels.set(p, (byReason = {}));
+    return (byReason[reason] ??= { ...labelsOf(p), reason });
   };
   const processLabels = new WeakMap<ProcessEntry, Record<string, string>>();
   const v = (kind: keyof PortPool['versions']) => (): string => `${pool.generation}/${pool.versions[kind]}`;
@@ -32,6 +39,25 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
     // only ports that once answered HTTP have the series, for as long as they are in the pool
     { spec: PORT_FAMILIES.httpAlive, version: v('http'), points: tcpPoints((p) => (p.http?.everAnswered ? p.http.alive : undefined)) },
     {
+      spec: PORT_DIAGNOSTIC_FAMILIES.tcpProbeFailures,
+      version: v('tcp'),
+      points: () => {
+        const out: Point[] = [];
+        for (const p of pool.ports()) {
+          const f = p.protocol === 'tcp' ? p.tcp?.failures : undefined;
+          if (!f) continue;
+          const startTime = hrTime(p.tcp!.failuresSince!);
+          for (const reason of FAILURE_REASONS) {
+            const n = f[reason];
+            if (n !== undefined) out.push({ attributes: labelsWithReason(p, reason), value: n, startTime });
+          }
+        }
+        return out;
+      },
+    },
+    // 0 when the last probe got no status line (hung, refused, not HTTP any more)
+    { spec: PORT_DIAGNOSTIC_FAMILIES.httpStatusCode, version: v('http'), points: tcpPoints((p) => (p.http?.everAnswered ? (p.http.status ?? 0) : undefined)) },
+    {
       spec: PORT_FAMILIES.udpAlive,
       version: v('udp'),
       points: () => pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [{ attributes: labelsOf(p), value: p.udp.alive }] : [])),
@@ -48,4 +74,8 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
         }),
     },
   ];
+}
+
+function hrTime(ms: number): [number, number] {
+  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
 }

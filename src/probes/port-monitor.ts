@@ -94,13 +94,24 @@ export class PortMonitor {
         this.settings.portCheckTimeoutMs,
         this.settings.maxParallelIpChecks,
       );
+      const now = Date.now();
+      const prev = p.tcp;
       p.tcp = {
         alive: r.ok ? 1 : 0,
         responseSeconds: r.ok ? r.seconds : 0,
-        checkedAt: Date.now(),
-        address: r.ok ? r.address : p.tcp?.address,
+        checkedAt: now,
+        address: r.ok ? r.address : prev?.address,
         error: r.error,
+        failures: prev?.failures,
+        failuresSince: prev?.failuresSince,
+        lastFailure: prev?.lastFailure,
       };
+      if (!r.ok) {
+        const reason = r.reason ?? 'error';
+        p.tcp.failures = { ...prev?.failures, [reason]: (prev?.failures?.[reason] ?? 0) + 1 };
+        p.tcp.failuresSince ??= now;
+        p.tcp.lastFailure = { reason, at: now };
+      }
       this.stats.countProbe('tcp', r.ok ? 'success' : r.error === 'timeout' ? 'timeout' : 'failure');
     });
     this.pool.publish('tcp');
@@ -123,7 +134,7 @@ export class PortMonitor {
     const prev = p.http;
     if (p.tcp && p.tcp.alive === 0) {
       // Down for TCP means down for HTTP; an undetected port waits until it is up.
-      if (prev?.everAnswered) p.http = { ...prev, alive: 0, checkedAt: Date.now(), error: 'tcp-down' };
+      if (prev?.everAnswered) p.http = { ...prev, alive: 0, checkedAt: Date.now(), status: undefined, error: 'tcp-down' };
       return;
     }
     const address = p.tcp?.address ?? (p.addresses.includes('::') && !p.addresses.includes('0.0.0.0') ? '::1' : '127.0.0.1');
@@ -159,7 +170,28 @@ export class PortMonitor {
    * not a zombie.
    */
   async processAliveCheck(): Promise<void> {
+    const dead = await this.checkProcesses();
+    // A restarted service (new pid on the same port) is re-bound by the cheap discovery pass; run
+    // it now rather than report the identity gone until the next TCP round while its new process
+    // already serves.
+    if (dead > 0 && this.rediscover) {
+      await this.rediscover();
+      await this.checkProcesses();
+    }
+    for (const pe of this.pool.processes()) if (pe.alive) this.stats.countProbe('process', pe.alive.alive ? 'success' : 'failure');
+    this.pool.publish('process');
+  }
+
+  /**
+   * Runs the cheap discovery pass (through its StageRunner, so it never overlaps itself); set by
+   * the daemon.
+   */
+  rediscover: (() => Promise<void>) | undefined;
+
+  /** Sets every pool identity's alive state; returns how many read 0. */
+  private async checkProcesses(): Promise<number> {
     const now = Date.now();
+    let dead = 0;
     for (const pe of this.pool.processes()) {
       let alive: 0 | 1 = 0;
       for (const ref of pe.refs) {
@@ -174,9 +206,9 @@ export class PortMonitor {
         }
       }
       pe.alive = { alive, checkedAt: now };
-      this.stats.countProbe('process', alive ? 'success' : 'failure');
+      if (alive === 0) dead++;
     }
-    this.pool.publish('process');
+    return dead;
   }
 }
 

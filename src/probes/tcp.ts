@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import { firstDefined } from '../util/concurrency';
 import type { LocalAddresses } from './local-addresses';
+import { failureReason, worseReason, type FailureReason } from './failure-reason';
 
 export interface ConnectResult {
   ok: boolean;
@@ -47,9 +48,13 @@ export function closeGently(socket: net.Socket): void {
   socket.end();
 }
 
-/** One connect attempt bounded by `timeoutMs`. Never rejects. */
-export function connectOnce(host: string, port: number, timeoutMs: number): Promise<ConnectResult> {
+/** One connect attempt bounded by `timeoutMs`, or ended early by `signal` (error 'aborted'). Never rejects. */
+export function connectOnce(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectResult> {
   return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve({ ok: false, seconds: 0, error: 'aborted' });
+      return;
+    }
     const started = process.hrtime.bigint();
     const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     const socket = net.connect({ host: host.replace(/^::ffff:(?=\d+\.)/, ''), port });
@@ -58,11 +63,14 @@ export function connectOnce(host: string, port: number, timeoutMs: number): Prom
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (r.ok) closeGently(socket);
       else socket.destroy();
       resolve(r);
     };
     const timer = setTimeout(() => afterPendingIo(() => finish({ ok: false, seconds: elapsed(), error: 'timeout' })), timeoutMs);
+    const onAbort = (): void => finish({ ok: false, seconds: elapsed(), error: 'aborted' });
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => finish({ ok: true, seconds: elapsed() }));
     socket.once('error', (err: NodeJS.ErrnoException) =>
       finish({ ok: false, seconds: elapsed(), error: err.code === 'ECONNREFUSED' ? 'refused' : (err.code ?? 'error') }),
@@ -97,6 +105,8 @@ export interface TcpProbeResult extends ConnectResult {
   /** The address that answered (or the last one tried). */
   address?: string;
   attempts: number;
+  /** Why it failed, over every address tried (see worseReason); set only when !ok. */
+  reason?: FailureReason;
 }
 
 /**
@@ -113,19 +123,24 @@ export async function probeTcpPort(
   maxParallel: number,
 ): Promise<TcpProbeResult> {
   let attempts = 0;
+  let reason: FailureReason | undefined;
   let last: TcpProbeResult = { ok: false, seconds: 0, error: 'no-address', attempts: 0 };
   for (const address of candidateAddresses(bound, preferred, local)) {
     attempts++;
     const r = await connectOnce(address, port, timeoutMs);
     last = { ...r, address, attempts };
     if (r.ok) return last;
+    reason = worseReason(reason, failureReason(r.error));
   }
   const rest = local.interfaceAddresses.filter((a) => !candidateAddresses(bound, preferred, local).includes(a));
-  const win = await firstDefined(rest, maxParallel, async (address) => {
+  // first success wins and the connects still in flight are dropped at once
+  const win = await firstDefined(rest, maxParallel, async (address, signal) => {
     attempts++;
-    const r = await connectOnce(address, port, timeoutMs);
+    const r = await connectOnce(address, port, timeoutMs, signal);
+    if (r.error === 'aborted') return undefined;
+    if (!r.ok) reason = worseReason(reason, failureReason(r.error));
     return r.ok ? { ...r, address, attempts } : undefined;
   });
   if (win) return { ...win, attempts };
-  return { ...last, attempts };
+  return { ...last, attempts, reason: reason ?? failureReason(last.error) };
 }

@@ -23,6 +23,7 @@ import { readPidStatusSync, type PidStatus } from '../procfs/pid-status';
 import { readPidIoSync } from '../procfs/pid-io';
 import { readOpenFilesSoftSync } from '../procfs/pid-limits';
 import { readPssSync } from '../procfs/smaps-rollup';
+import { readSmapsPssSync } from '../procfs/pid-smaps';
 import { readWchanSync } from '../procfs/pid-wchan';
 import { readFdTableSync } from '../procfs/pid-fd';
 import { listTasksSync } from '../procfs/pid-task';
@@ -268,7 +269,9 @@ export class ProcessReader {
           pssBytes = prev.pssBytes;
           swapPssBytes = prev.swapPssBytes;
         } else {
-          const smaps = optional(() => readPssSync(this.fs, pid));
+          // kernels before 4.14 have no smaps_rollup: sum the per-mapping smaps there
+          let smaps = optional(() => readPssSync(this.fs, pid));
+          if (smaps === MISSING) smaps = optional(() => readSmapsPssSync(this.fs, pid));
           if (typeof smaps === 'object') {
             pssBytes = smaps.pssBytes;
             swapPssBytes = smaps.swapPssBytes;

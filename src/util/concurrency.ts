@@ -14,18 +14,26 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 /**
  * Resolves with the first `fn(item)` that returns a defined value, running at
- * most `limit` at once; undefined when none does. Later work is not started
- * once a winner is known.
+ * most `limit` at once; undefined when none does. It resolves as soon as a
+ * winner is known: later work is not started, and `signal` is aborted so that
+ * work in flight can stop (a connect to another address need not run to its
+ * timeout once one has succeeded).
  */
-export async function firstDefined<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R | undefined>): Promise<R | undefined> {
-  let found: R | undefined;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (found === undefined && next < items.length) {
-      const r = await fn(items[next++]!);
-      if (r !== undefined && found === undefined) found = r;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return found;
+export function firstDefined<T, R>(items: readonly T[], limit: number, fn: (item: T, signal: AbortSignal) => Promise<R | undefined>): Promise<R | undefined> {
+  const abort = new AbortController();
+  return new Promise((resolve, reject) => {
+    let found = false;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!found && next < items.length) {
+        const r = await fn(items[next++]!, abort.signal);
+        if (r !== undefined && !found) {
+          found = true;
+          abort.abort();
+          resolve(r);
+        }
+      }
+    };
+    Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker)).then(() => resolve(undefined), reject);
+  });
 }

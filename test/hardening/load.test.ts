@@ -164,13 +164,20 @@ describe('collect[] / exclude[]', () => {
     assert.match(r.res.body, new RegExp(`node_tcp_port_alive\\{[^}]*port="${child.ports[0]}"[^}]*\\} 1`));
   });
 
-  test('?collect[]=ports: node_tcp_port_* and target_info only', async () => {
+  test('?collect[]=ports: node_tcp_port_*, target_info and the stage series of the stages that feed them only', async () => {
     const r = await fetchUrl(`${base}/metrics?collect[]=ports`);
     assert.ok(r.ok);
     assert.equal(r.res.status, 200);
     const got = [...names(r.res.body)];
     assert.ok(got.includes('node_tcp_port_alive') && got.includes('node_tcp_port_response_seconds'), got.join(' '));
-    assert.deepEqual(got.filter((n) => !n.startsWith('node_tcp_port_') && n !== 'target_info'), []);
+    assert.deepEqual(got.filter((n) => !n.startsWith('node_tcp_port_') && !n.startsWith('otel_host_receiver_stage_') && n !== 'target_info'), []);
+    // as node_exporter keeps node_scrape_collector_* of the collectors a filtered scrape selects
+    const stages = (body: string, family: string): string[] =>
+      [...body.matchAll(new RegExp(`^${family}\\{stage="([a-z_]+)"\\}`, 'gm'))].map((m) => m[1]!).sort();
+    assert.deepEqual(stages(r.res.body, 'otel_host_receiver_stage_success'), ['discovery', 'discovery_new', 'tcp_probe']);
+    assert.deepEqual(stages(r.res.body, 'otel_host_receiver_stage_runs_total'), ['discovery', 'discovery_new', 'tcp_probe']);
+    const http = await fetchUrl(`${base}/metrics?collect[]=http&collect[]=udp`);
+    assert.deepEqual(stages(http.ok ? http.res.body : '', 'otel_host_receiver_stage_duration_seconds'), ['discovery', 'discovery_new', 'http_probe', 'udp_probe']);
   });
 
   test('?exclude[]=self drops otel_host_receiver_*, process_* and nodejs_*', async () => {

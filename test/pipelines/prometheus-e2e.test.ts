@@ -16,6 +16,7 @@ import { OtlpReceiver } from '../helpers/otlp-receiver';
 import { repoPath, startDaemon, startPrometheus, type Daemon, type Prometheus, type PromSample } from '../helpers/pipelines';
 import { startListener, type Child } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
+import { startStalledListener, type OddListener } from '../helpers/odd-listeners';
 
 const PROM_DIR = repoPath('otel-config', 'prometheus');
 const JOB = 'otel-host-receiver';
@@ -82,6 +83,8 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
   /** The test service's TCP (HTTP) and UDP ports. */
   let tcpPort: number;
   let udpPort: number;
+  /** A listener whose connects time out: feeds node_tcp_port_probe_failures_total{reason="timeout"}. */
+  let stalled: OddListener;
   let otlp: OtlpReceiver;
   let daemon: Daemon;
   let prom: Prometheus;
@@ -108,6 +111,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
     // A service of our own: HTTP on a loopback TCP port, a bound UDP port, some CPU use.
     svc = await startListener('http', '127.0.0.1', 0, TITLE, { udp: true, busyMs: 20 });
     [tcpPort, udpPort] = svc.ports as [number, number];
+    stalled = await startStalledListener('pl-e2e-stalled');
     // both exports on, as in production: OTLP goes to a real receiver on loopback
     otlp = new OtlpReceiver();
     const endpoint = await otlp.start();
@@ -124,6 +128,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
     await daemon?.stop();
     await otlp?.stop();
     await svc?.kill();
+    await stalled?.stop();
   });
 
   it('scrapes the daemon: up == 1, job and instance from the shipped config', async () => {

@@ -381,3 +381,20 @@ test('setNaming (reload): processes are named again; moved ones leave their tota
   assert.equal(groupSeries(series, 'python3:/app/server.py').get('num_procs'), 1, 'an unchanged name keeps its members');
   assert.equal(groupSeries(series, 'shell:alice').get('num_procs'), 0);
 });
+
+test('a kernel without smaps_rollup (before 4.14): Pss and SwapPss summed from <pid>/smaps, not a false 0', async () => {
+  const dir = copyFixture();
+  try {
+    rmSync(path.join(dir, '100', 'smaps_rollup'));
+    cpSync(path.join(FIXTURE, 'smaps-pre-4.14', '100', 'smaps'), path.join(dir, '100', 'smaps'));
+    const { series } = await sampled(dir);
+    const web = groupSeries(series, 'webserver_100');
+    assert.equal(web.get('memory_bytes{memtype="proportionalResident"}'), 6144 * 1024);
+    assert.equal(web.get('memory_bytes{memtype="proportionalSwapped"}'), 512 * 1024);
+    // the zombie has neither file: no memory, 0
+    assert.equal(groupSeries(series, 'defunct_400').get('memory_bytes{memtype="proportionalResident"}'), 0);
+    assert.equal(series.get('namedprocess_scrape_partial_errors_total'), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
