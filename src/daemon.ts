@@ -15,7 +15,7 @@ import { LocalAddresses } from './probes/local-addresses';
 import { PortMonitor } from './probes/port-monitor';
 import { SelfStats } from './self-stats';
 import { StageRunner } from './scheduler';
-import { CacheMetricProducer, type FamilySource } from './metrics/producer';
+import { CacheMetricProducer } from './metrics/producer';
 import { portFamilies } from './metrics/port-families';
 import { registerSelfMetrics } from './metrics/self-metrics';
 import { buildResource } from './export/resource';
@@ -27,6 +27,13 @@ import { ProcessCollector } from './process/collector';
 import { loadExclusionFile } from './config/exclusions';
 import { loadNamer } from './config/process-names';
 import { send } from './export/server';
+
+/**
+ * Where the agent reads its own process figures (process_* self-metrics): the
+ * /proc of the namespace it runs in, which is not --path.procfs when that
+ * points at the host's /proc mounted into a container.
+ */
+const OWN_PROCFS = '/proc';
 
 export interface DaemonDeps {
   /** Interface addresses (tests pin them); defaults to os.networkInterfaces(). */
@@ -67,13 +74,13 @@ export class Daemon {
       this.stats,
     );
     const resource = buildResource(config, deps.hostName, deps.machineId);
-    this.producer = new CacheMetricProducer([], resource, config.labelValueMaxLength);
+    this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool));
     // throws ConfigError naming --config.path when the process_names file is unusable
     this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log) : undefined;
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
-    this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs('/proc'), this.telemetry.otlp !== undefined);
+    this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs(OWN_PROCFS), this.telemetry.otlp !== undefined);
 
     const m = this.monitor;
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
@@ -97,11 +104,6 @@ export class Daemon {
         if (this.telemetry.prometheus) await this.telemetry.scrape();
       }),
     };
-  }
-
-  /** Extra metric sources (process metrics) join the same producer. */
-  addSource(source: FamilySource): void {
-    this.producer.addSource(source);
   }
 
   /** One full cycle: discovery, then every probe. Used at start, by --once and by tests. */

@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, renderHelp } from './config/options';
 import { createLogger } from './log';
 import { Daemon } from './daemon';
 import { VERSION } from './version';
+import { redactUrl } from './config/redact';
 import { WebAccess } from './export/web-config';
 
 const SHUTDOWN_FLUSH_MS = 5000;
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
     tls: webAccess?.serverOptions().tls !== undefined,
     procfs: daemon.fs.root,
     exporters: config.exporters.join(',') || 'none',
-    otlp_endpoint: config.exporters.includes('otlp') ? config.otlpEndpoint : undefined,
+    otlp_endpoint: config.exporters.includes('otlp') ? redactUrl(config.otlpEndpoint) : undefined,
   });
 
   process.on('SIGHUP', () => {

@@ -10,6 +10,7 @@
  * dash (`-threads=false`, as process-exporter documents it) is accepted too.
  */
 import { formatDuration, parseDuration } from './duration';
+import { redactUrl } from './redact';
 
 export type ExporterName = 'prometheus' | 'otlp';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -85,11 +86,18 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
   /** Accepted values, for --help and error messages. */
   accepts: string;
   boolean?: boolean;
+  /** The value may carry credentials: an error never echoes it (URLs are shown redacted). */
+  secret?: boolean;
   help: string;
   section: 'web' | 'discovery' | 'probes' | 'process' | 'export' | 'general';
 }
 
-class InvalidValue extends Error {}
+/** `detail` replaces the default message; it never carries the raw value of a secret option. */
+class InvalidValue extends Error {
+  constructor(readonly detail?: string) {
+    super(detail);
+  }
+}
 
 const duration: Parser<number> = (raw) => {
   const ms = parseDuration(raw);
@@ -140,30 +148,43 @@ const exporterList: Parser<ExporterName[]> = (raw) => {
   return [...out];
 };
 
-/** `k=v,k2=v2` with percent-decoding, as the OpenTelemetry spec defines for headers and resource attributes. */
+/**
+ * `k=v,k2=v2` with percent-decoding, as the OpenTelemetry spec defines for headers and resource attributes.
+ * An error names the item (by position, and by key where there is one) and never echoes a value: these
+ * lists carry API keys.
+ */
 function keyValueList(raw: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const item of raw.split(',')) {
+  const items = raw.split(',');
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     if (item.trim() === '') continue;
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new InvalidValue();
+    if (eq <= 0) throw new InvalidValue(`item ${i + 1} is not key=value (expected k=v,k2=v2, percent-encoded)`);
+    let key: string;
     try {
-      out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
+      key = decodeURIComponent(item.slice(0, eq).trim());
     } catch {
-      throw new InvalidValue();
+      throw new InvalidValue(`item ${i + 1} has a key that is not valid percent-encoding`);
+    }
+    try {
+      out[key] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new InvalidValue(`the value of ${JSON.stringify(key.slice(0, 64))} is not valid percent-encoding`);
     }
   }
   return out;
 }
 
 const httpUrl: Parser<string> = (raw) => {
+  let u: URL;
   try {
-    const u = new URL(raw.trim());
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidValue();
-    return u.toString();
+    u = new URL(raw.trim());
   } catch {
     throw new InvalidValue();
   }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidValue();
+  return u.toString();
 };
 
 const listenAddress: Parser<string> = (raw) => {
@@ -242,9 +263,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- export
   { key: 'exporters', flag: 'metrics.exporter', env: 'OTEL_METRICS_EXPORTER', def: ['prometheus', 'otlp'], defText: 'prometheus,otlp', parse: exporterList, accepts: 'comma list of prometheus, otlp, or none', section: 'export',
     help: 'Which exports run. Both read the same MeterProvider.' },
-  { key: 'otlpEndpoint', flag: 'otlp.endpoint', env: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', def: 'http://localhost:4318/v1/metrics', parse: httpUrl, accepts: 'an http(s) URL', section: 'export',
+  { key: 'otlpEndpoint', flag: 'otlp.endpoint', env: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', def: 'http://localhost:4318/v1/metrics', parse: httpUrl, accepts: 'an http(s) URL', section: 'export', secret: true,
     help: 'Full OTLP/HTTP metrics URL. OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, /v1/metrics appended) is used when this is unset.' },
-  { key: 'otlpHeaders', flag: 'otlp.headers', env: 'OTEL_EXPORTER_OTLP_HEADERS', def: {}, defText: '(none)', parse: keyValueList, accepts: 'k=v,k2=v2 (percent-encoded)', section: 'export',
+  { key: 'otlpHeaders', flag: 'otlp.headers', env: 'OTEL_EXPORTER_OTLP_HEADERS', def: {}, defText: '(none)', parse: keyValueList, accepts: 'k=v,k2=v2 (percent-encoded)', section: 'export', secret: true,
     help: 'Headers on every OTLP request (API keys). OTEL_EXPORTER_OTLP_METRICS_HEADERS is merged over them. Never logged.' },
   { key: 'otlpCompression', flag: 'otlp.compression', env: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', envFallback: ['OTEL_EXPORTER_OTLP_COMPRESSION'], def: 'none', parse: oneOf(['none', 'gzip'] as const), accepts: 'none|gzip', section: 'export',
     help: 'OTLP request compression.' },
@@ -318,7 +339,10 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
       (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(raw);
     } catch (err) {
       if (err instanceof InvalidValue) {
-        throw new ConfigError(key, `invalid value ${JSON.stringify(raw)}: expected ${spec.accepts}`);
+        if (err.detail !== undefined) throw new ConfigError(key, `invalid value: ${err.detail}`);
+        // a secret option's value is shown only as a redacted URL, or not at all
+        const shown = !spec.secret ? JSON.stringify(raw) : spec.parse === httpUrl ? JSON.stringify(redactUrl(raw.trim())) : '(not shown: it may hold a credential)';
+        throw new ConfigError(key, `invalid value ${shown}: expected ${spec.accepts}`);
       }
       throw err;
     }
@@ -350,7 +374,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
         u = new URL(base.trim());
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
       } catch {
-        throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT', `invalid value ${JSON.stringify(base)}: expected an http(s) URL`);
+        throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT', `invalid value ${JSON.stringify(redactUrl(base))}: expected an http(s) URL`);
       }
       config.otlpEndpoint = `${u.origin}${u.pathname.replace(/\/$/, '')}/v1/metrics`;
     }
@@ -359,8 +383,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   if (env.OTEL_EXPORTER_OTLP_METRICS_HEADERS && !fromFlags.has(OPTIONS.find((o) => o.key === 'otlpHeaders')!)) {
     try {
       config.otlpHeaders = { ...config.otlpHeaders, ...keyValueList(env.OTEL_EXPORTER_OTLP_METRICS_HEADERS) };
-    } catch {
-      throw new ConfigError('OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'invalid value: expected k=v,k2=v2 (percent-encoded)');
+    } catch (err) {
+      const detail = err instanceof InvalidValue && err.detail !== undefined ? err.detail : 'expected k=v,k2=v2 (percent-encoded)';
+      throw new ConfigError('OTEL_EXPORTER_OTLP_METRICS_HEADERS', `invalid value: ${detail}`);
     }
   }
   if (config.exporters.includes('otlp') && config.exportIntervalMs < config.otlpTimeoutMs) {

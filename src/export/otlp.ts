@@ -3,8 +3,9 @@
  * logger is installed, and then they log a stack per interval (facts §3). We
  * wrap the exporter instead: every export result updates SelfStats (counted
  * in `otel_host_receiver_otlp_exports_total{result}`), and the log gets one
- * line per change of state (up -> down, down -> up), never the headers (they
- * carry API keys) and never the payload.
+ * line per change of state (up -> down, down -> up) with the endpoint redacted
+ * and the receiver's status and answer, never the headers (they carry API
+ * keys) and never the payload.
  *
  * Memory stays bounded while the collector is down: the periodic reader runs
  * one export at a time, each bounded by OTEL_EXPORTER_OTLP_TIMEOUT, and a
@@ -19,6 +20,7 @@ import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Config } from '../config/options';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
+import { redactUrl, redactUrlsIn } from '../config/redact';
 
 export function createOtlpExporter(config: Config): PushMetricExporter {
   const options = {
@@ -30,10 +32,34 @@ export function createOtlpExporter(config: Config): PushMetricExporter {
   return config.otlpProtocol === 'http/json' ? new JsonExporter(options) : new ProtoExporter(options);
 }
 
-/** Strips anything that could carry a secret from an error message (URLs with userinfo). */
-function describe(error: unknown): string {
-  const raw = error instanceof Error ? error.message : String(error);
-  return raw.replace(/\/\/[^/@\s]+@/g, '//***@').slice(0, 200);
+/** At most this much of a receiver's answer goes into the log and /api/status. */
+const BODY_PREFIX = 200;
+
+/**
+ * One line saying why an export failed, for the log and /api/status. A
+ * receiver that refuses a request says why in its body (VictoriaMetrics:
+ * `json encoding isn't supported for opentelemetry format`), so the HTTP
+ * status and the first 200 bytes of that body are kept. Never a header value
+ * (headers carry API keys), and every URL in the text is redacted (an error
+ * naming the endpoint would otherwise print its user info and query).
+ * Statuses the exporter retries (429, 502, 503, 504) reach us without their
+ * code once the retries are spent: the SDK reports only that the status was
+ * retryable.
+ */
+export function describeExportError(error: unknown): string {
+  if (error === undefined || error === null) return 'unknown error';
+  const e = error as { message?: unknown; code?: unknown; data?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  let text: string;
+  if (typeof e.code === 'number' && e.code >= 100 && e.code <= 599) {
+    const body = typeof e.data === 'string' ? e.data.replace(/\s+/g, ' ').trim().slice(0, BODY_PREFIX) : '';
+    text = `HTTP ${e.code}${body !== '' ? ` ${body}` : message !== '' ? ` ${message}` : ''}`;
+  } else if (message === 'Export failed with retryable status') {
+    text = 'retryable HTTP status (429, 502, 503 or 504) until the export timeout';
+  } else {
+    text = typeof e.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message;
+  }
+  return redactUrlsIn(text).slice(0, BODY_PREFIX + 64);
 }
 
 export class HealthTrackingExporter implements PushMetricExporter {
@@ -41,8 +67,13 @@ export class HealthTrackingExporter implements PushMetricExporter {
     private readonly inner: PushMetricExporter,
     private readonly stats: SelfStats,
     private readonly log: Logger,
-    private readonly endpoint: string,
-  ) {}
+    endpoint: string,
+  ) {
+    this.endpoint = redactUrl(endpoint);
+  }
+
+  /** Where data goes, as it may be printed (no user info, no query values). */
+  private readonly endpoint: string;
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.inner.export(metrics, (result) => {
@@ -55,7 +86,7 @@ export class HealthTrackingExporter implements PushMetricExporter {
         otlp.lastError = undefined;
       } else {
         otlp.failures++;
-        const message = describe(result.error);
+        const message = describeExportError(result.error);
         if (otlp.up === 1) this.log.warn('OTLP export failing; /metrics keeps serving', { endpoint: this.endpoint, err: message });
         otlp.up = 0;
         otlp.lastError = message;

@@ -10,6 +10,7 @@ import type { Daemon } from '../daemon';
 import type { Route } from './server';
 import { send } from './server';
 import { VERSION } from '../version';
+import { redactUrl } from '../config/redact';
 
 export interface StatusPort {
   protocol: 'tcp' | 'udp';
@@ -141,7 +142,7 @@ export function statusData(d: Daemon): StatusData {
     stages,
     otlp: {
       enabled: d.telemetry.otlp !== undefined,
-      endpoint: d.telemetry.otlp ? d.config.otlpEndpoint : undefined,
+      endpoint: d.telemetry.otlp ? redactUrl(d.config.otlpEndpoint) : undefined,
       up: o.up,
       exports: o.exports,
       failures: o.failures,

@@ -1,8 +1,9 @@
 /**
  * ONE MeterProvider, two readers: the Prometheus exporter (pull; its text is
  * served by our own HTTP server) and a periodic OTLP/HTTP reader (push). Both
- * readers carry the same CacheMetricProducer, so both exports see the same
- * contract families from the same caches, plus the SDK's own instruments
+ * readers carry the same CacheMetricProducer (the push reader through
+ * PushTimeProducer, which stamps each export's time), so both exports see the
+ * same contract families from the same caches, plus the SDK's own instruments
  * (self-metrics) registered on `meter`.
  */
 import type { Meter } from '@opentelemetry/api';
@@ -13,7 +14,7 @@ import type { Config } from '../config/options';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
 import type { CacheMetricProducer } from '../metrics/producer';
-import { SCOPE } from '../metrics/producer';
+import { PushTimeProducer, SCOPE } from '../metrics/producer';
 import { createOtlpExporter, HealthTrackingExporter } from './otlp';
 import { Slicer } from '../util/slicer';
 import type { MetricFilter } from './filter';
@@ -61,7 +62,8 @@ export class Telemetry {
         exporter: new HealthTrackingExporter(createOtlpExporter(config), stats, log, config.otlpEndpoint),
         exportIntervalMillis: config.exportIntervalMs,
         exportTimeoutMillis: Math.min(config.otlpTimeoutMs, config.exportIntervalMs),
-        metricProducers: [producer],
+        // same caches, but every point carries this export's time (see PushTimeProducer)
+        metricProducers: [new PushTimeProducer(producer)],
       });
       readers.push(this.otlp);
     }

@@ -18,6 +18,7 @@ import {
   AggregationTemporality,
   DataPointType,
   type CollectionResult,
+  type MetricCollectOptions,
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
@@ -37,16 +38,13 @@ export interface FamilyData {
   points: Point[];
 }
 
-/** Anything that can turn a cache into families. Must be cheap and synchronous: it runs on every scrape and export. */
-export type FamilySource = () => FamilyData[];
-
 /**
  * A family whose data is rebuilt only when its cache says it changed. A
  * scrape every few seconds against probes that finish once a minute then
  * costs a lookup, not a rebuild: the MetricData object is reused, and the
  * Prometheus text serialized from it is cached by object identity
- * (Telemetry.scrape). Data point times are those of the build, i.e. when the
- * cached values were published, which is what OTLP's time_unix_nano means.
+ * (Telemetry.scrape). The text format carries no time, so that is all the
+ * scrape path needs. A push carries time: see `PushTimeProducer`.
  */
 export interface CachedFamily {
   spec: FamilySpec;
@@ -108,25 +106,65 @@ function samePoints(data: MetricData, points: readonly Point[]): boolean {
   return true;
 }
 
+/**
+ * Copies `metrics` with every data point stamped `now`: `endTime` (OTLP's
+ * time_unix_nano) is the collection's time, a gauge's start too; a counter
+ * keeps its `startTime`, the start of its cumulative series. The copies are
+ * shallow (attributes and descriptors are shared) and live only until the
+ * export has been serialized.
+ */
+export function stampTime(metrics: readonly MetricData[], now: HrTime): MetricData[] {
+  return metrics.map((m) => {
+    const gauge = m.dataPointType === DataPointType.GAUGE;
+    const dataPoints = (m.dataPoints as ReadonlyArray<{ startTime: HrTime; endTime: HrTime }>).map((dp) => ({
+      ...dp,
+      startTime: gauge ? now : dp.startTime,
+      endTime: now,
+    }));
+    return { ...m, dataPoints } as MetricData;
+  });
+}
+
+/**
+ * The producer a push reader (OTLP) carries. It reads the same caches as the
+ * scrape path but stamps every point with the time of this collection.
+ * Reusing the cached MetricData as is would send the time a family last
+ * changed: an unchanged gauge (a port that stays down) would arrive with the
+ * same timestamp export after export, which real backends store as one
+ * sample or reject as a duplicate, and once it is older than their
+ * out-of-bounds window (an hour for Prometheus' remote-write receiver) they
+ * reject the whole batch it travels in. So the work stays cached and the time
+ * never is.
+ */
+export class PushTimeProducer implements MetricProducer {
+  constructor(
+    private readonly inner: CacheMetricProducer,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
+    const result = await this.inner.collect(options);
+    const now = toHrTime(this.clock());
+    const { resource, scopeMetrics } = result.resourceMetrics;
+    return {
+      resourceMetrics: { resource, scopeMetrics: scopeMetrics.map((sm) => ({ scope: sm.scope, metrics: stampTime(sm.metrics, now) })) },
+      errors: result.errors,
+    };
+  }
+}
+
 export class CacheMetricProducer implements MetricProducer {
   private readonly startTime: HrTime;
-  private readonly sources: FamilySource[];
   private readonly cached: Array<{ family: CachedFamily; version?: string | number; data?: MetricData }> = [];
   /** Every MetricData this producer made; lets the scrape path tell them from the SDK's own. */
   private readonly made = new WeakSet<MetricData>();
 
   constructor(
-    sources: readonly FamilySource[],
     private readonly resource: Resource,
     private readonly labelMax: number,
     startedAtMs = Date.now(),
   ) {
     this.startTime = toHrTime(startedAtMs);
-    this.sources = [...sources];
-  }
-
-  addSource(source: FamilySource): void {
-    this.sources.push(source);
   }
 
   addCached(families: readonly CachedFamily[]): void {
@@ -140,10 +178,7 @@ export class CacheMetricProducer implements MetricProducer {
 
   /** The families as plain data (for the status page, --once, tests). */
   families(): FamilyData[] {
-    return [
-      ...this.cached.map((c) => ({ spec: c.family.spec, points: c.family.points() })),
-      ...this.sources.flatMap((s) => s()),
-    ].filter((f) => f.points.length > 0);
+    return this.cached.map((c) => ({ spec: c.family.spec, points: c.family.points() })).filter((f) => f.points.length > 0);
   }
 
   private build(f: FamilyData, now: HrTime): MetricData {
@@ -152,7 +187,7 @@ export class CacheMetricProducer implements MetricProducer {
     return m;
   }
 
-  async collect(): Promise<CollectionResult> {
+  async collect(_options?: MetricCollectOptions): Promise<CollectionResult> {
     const now = toHrTime(Date.now());
     const errors: unknown[] = [];
     const metrics: MetricData[] = [];
@@ -172,14 +207,7 @@ export class CacheMetricProducer implements MetricProducer {
         }
         if (c.data) metrics.push(c.data);
       } catch (err) {
-        errors.push(err);
-      }
-    }
-    for (const source of this.sources) {
-      try {
-        for (const f of source()) if (f.points.length > 0) metrics.push(this.build(f, now));
-      } catch (err) {
-        // One broken source must not take the others down: the scrape still answers.
+        // one broken family must not take the others down: the scrape still answers
         errors.push(err);
       }
     }

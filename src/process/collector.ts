@@ -27,14 +27,14 @@ import type { PidStatus } from '../procfs/pid-status';
 import { readProcStatSync } from '../procfs/proc-stat';
 import { USER_HZ } from '../procfs/pid-stat';
 import { loadNamer } from '../config/process-names';
-import type { CachedFamily, FamilyData, FamilySource } from '../metrics/producer';
+import type { CachedFamily, FamilyData } from '../metrics/producer';
 import type { Namer } from './naming';
 import { describeFailure, ProcessReader, type ReadOptions } from './source';
 import { Tracker, type TrackedProc } from './tracker';
 import { Grouper, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
-import { AttributeInterner, buildFamilies, buildSelfFamilies, SELF_FAMILIES, type ErrorCounters } from './families';
+import { AttributeInterner, buildFamilies, buildSelfFamilies, type ErrorCounters } from './families';
 
 export type ProcessCollectorConfig = Pick<
   Config,
@@ -133,8 +133,8 @@ export class ProcessCollector {
   }
 
   /** The namedprocess families from the last sample. Cheap: no /proc access. */
-  families(): FamilySource {
-    return () => this.last;
+  families(): FamilyData[] {
+    return this.last;
   }
 
   /**
@@ -143,10 +143,10 @@ export class ProcessCollector {
    * a sample left a family's series and values as they were.
    */
   cachedFamilies(): CachedFamily[] {
-    return this.last.map((f, i) => ({
-      spec: f.spec,
+    return this.last.map(({ spec }) => ({
+      spec,
       version: () => this.version,
-      points: () => this.last[i]?.points ?? [],
+      points: () => this.last.find((f) => f.spec.name === spec.name)?.points ?? [],
     }));
   }
 
@@ -189,7 +189,9 @@ export class ProcessCollector {
       this.errors.scrapeErrors++;
       // the groups of the last good sample stay; only the error counters move
       this.version++;
-      this.last = [...this.last.slice(0, -SELF_FAMILIES), ...buildSelfFamilies({ ...this.errors }, this.startedMs, this.interner)];
+      const self = buildSelfFamilies({ ...this.errors }, this.startedMs, this.interner);
+      const renewed = new Map(self.map((f) => [f.spec.name, f]));
+      this.last = this.last.map((f) => renewed.get(f.spec.name) ?? f);
       throw new Error(`cannot list processes in ${this.fs.root}: ${describeFailure(err)}`);
     }
     const bootMs = this.bootMs;

@@ -330,9 +330,6 @@ export function buildFamilies(
   ];
 }
 
-/** How many families buildSelfFamilies returns: they close buildFamilies' list. */
-export const SELF_FAMILIES = 4;
-
 /** The collector's own error counters. */
 export function buildSelfFamilies(errors: ErrorCounters, startedMs: number, interner: AttributeInterner): FamilyData[] {
   const selfStart = interner.selfStart(startedMs);

@@ -127,7 +127,8 @@ export function decodeRequest(body: Buffer, contentType: string): { encoding: 'p
   return { encoding: 'protobuf', ...flatten(obj) };
 }
 
-export type Behaviour = 'ok' | '503' | '400' | 'hang';
+/** How the receiver answers: accept, a fixed failure, hang, or a given status with a given body. */
+export type Behaviour = 'ok' | '503' | '400' | 'hang' | { status: number; body: string };
 
 export class OtlpReceiver {
   readonly exports: ReceivedExport[] = [];
@@ -139,6 +140,13 @@ export class OtlpReceiver {
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => {
+      // Only OTLP posts count: every daemon on this host (ours included) sends its HTTP
+      // liveness probe, a HEAD /, to every local listener, this receiver among them.
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' });
+        res.end();
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -146,6 +154,11 @@ export class OtlpReceiver {
         const b = typeof this.behaviour === 'function' ? this.behaviour() : this.behaviour;
         if (b === 'hang') {
           this.hung.push(res);
+          return;
+        }
+        if (typeof b === 'object') {
+          res.writeHead(b.status, { 'content-type': 'text/plain' });
+          res.end(b.body);
           return;
         }
         if (b === '503' || b === '400') {

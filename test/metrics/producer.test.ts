@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { DataPointType, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
-import { CacheMetricProducer, type CachedFamily, type Point } from '../../src/metrics/producer';
+import { CacheMetricProducer, PushTimeProducer, type CachedFamily, type Point } from '../../src/metrics/producer';
 import { PORT_FAMILIES } from '../../src/metrics/contract';
 
 function family(state: { version: number; points: Point[] }): CachedFamily {
@@ -15,7 +15,7 @@ const b = { process_name: 'b', exe_path: '/b', port: '2' };
 
 test('a series dropped from the cache is gone from the next collection (no stale series)', async () => {
   const state = { version: 1, points: [{ attributes: a, value: 1 }, { attributes: b, value: 0 }] };
-  const p = new CacheMetricProducer([], resourceFromAttributes({}), 512);
+  const p = new CacheMetricProducer(resourceFromAttributes({}), 512);
   p.addCached([family(state)]);
   const first = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
   assert.equal(first.dataPointType, DataPointType.GAUGE);
@@ -31,7 +31,7 @@ test('a series dropped from the cache is gone from the next collection (no stale
 
 test('the same MetricData object is reused while the version holds, and when a new version has identical points', async () => {
   const state = { version: 1, points: [{ attributes: a, value: 1 }] };
-  const p = new CacheMetricProducer([], resourceFromAttributes({}), 512);
+  const p = new CacheMetricProducer(resourceFromAttributes({}), 512);
   p.addCached([family(state)]);
   const m1 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0]!;
   const m2 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0]!;
@@ -49,25 +49,51 @@ test('the same MetricData object is reused while the version holds, and when a n
 
 test('label values longer than the cap are cut', async () => {
   const long = { process_name: 'x'.repeat(1000), exe_path: '/e', port: '3' };
-  const p = new CacheMetricProducer([], resourceFromAttributes({}), 64);
+  const p = new CacheMetricProducer(resourceFromAttributes({}), 64);
   p.addCached([family({ version: 1, points: [{ attributes: long, value: 1 }] })]);
   const m = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0] as GaugeMetricData;
   assert.equal(String(m.dataPoints[0]!.attributes.process_name).length, 64);
   assert.equal(long.process_name.length, 1000, 'the cache itself is not modified');
 });
 
-test('a throwing source is reported as an error and the other families still come out', async () => {
-  const p = new CacheMetricProducer(
-    [
-      () => {
-        throw new Error('boom');
-      },
-    ],
-    resourceFromAttributes({}),
-    512,
-  );
-  p.addCached([family({ version: 1, points: [{ attributes: a, value: 1 }] })]);
+test('a throwing family is reported as an error and the other families still come out', async () => {
+  const p = new CacheMetricProducer(resourceFromAttributes({}), 512);
+  const broken: CachedFamily = {
+    spec: PORT_FAMILIES.udpAlive,
+    version: () => 1,
+    points: () => {
+      throw new Error('boom');
+    },
+  };
+  p.addCached([broken, family({ version: 1, points: [{ attributes: a, value: 1 }] })]);
   const r = await p.collect();
   assert.equal(r.errors.length, 1);
   assert.equal(r.resourceMetrics.scopeMetrics[0]!.metrics.length, 1);
+});
+
+test('the push view stamps every collection with its own time; counters keep their start; the scrape view keeps its objects', async () => {
+  const state = { version: 1, points: [{ attributes: a, value: 1 }] };
+  const counter: CachedFamily = {
+    spec: { ...PORT_FAMILIES.tcpAlive, name: 'x_total', type: 'counter' },
+    version: () => 1,
+    points: () => [{ attributes: b, value: 5, startTime: [100, 0] }],
+  };
+  const p = new CacheMetricProducer(resourceFromAttributes({}), 512, 1_000);
+  p.addCached([family(state), counter]);
+  let clock = 2_000_500;
+  const push = new PushTimeProducer(p, () => clock);
+  const one = (await push.collect()).resourceMetrics.scopeMetrics[0]!.metrics;
+  clock += 2_000;
+  const two = (await push.collect()).resourceMetrics.scopeMetrics[0]!.metrics;
+  assert.deepEqual(one[0]!.dataPoints[0]!.endTime, [2000, 500_000_000]);
+  assert.deepEqual(two[0]!.dataPoints[0]!.endTime, [2002, 500_000_000], 'an unchanged gauge gets the new collection time');
+  assert.deepEqual(two[0]!.dataPoints[0]!.startTime, [2002, 500_000_000]);
+  assert.deepEqual(two[1]!.dataPoints[0]!.startTime, [100, 0], 'a counter keeps its series start');
+  assert.deepEqual(two[1]!.dataPoints[0]!.endTime, [2002, 500_000_000]);
+  assert.equal(two[0]!.dataPoints[0]!.attributes, a, 'attributes are shared, not copied');
+  // the scrape path still gets the very same cached object (its serialized text is reused)
+  const s1 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0];
+  const s2 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0];
+  assert.equal(s1, s2);
+  assert.ok(p.owns(s1!));
 });

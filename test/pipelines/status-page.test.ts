@@ -159,7 +159,7 @@ describe('status page: process groups', () => {
     try {
       // Two groups as process-exporter names and labels them; specs shaped like the contract's.
       const spec = (name: string, type: 'gauge' | 'counter', labels: string[]): FamilySpec => ({ ...PORT_FAMILIES.tcpAlive, name, type, labels, group: 'namedprocess', unit: '' });
-      d.addSource(() => [
+      const families = [
         { spec: spec('namedprocess_namegroup_num_procs', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'small_1' }, value: 1 }, { attributes: { groupname: 'big<b>_2' }, value: 3 }] },
         { spec: spec('namedprocess_namegroup_cpu_seconds_total', 'counter', ['groupname', 'mode']), points: [
           { attributes: { groupname: 'big<b>_2', mode: 'user' }, value: 10 },
@@ -172,7 +172,8 @@ describe('status page: process groups', () => {
         ] },
         { spec: spec('namedprocess_namegroup_open_filedesc', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'big<b>_2' }, value: 950 }] },
         { spec: spec('namedprocess_namegroup_worst_fd_ratio', 'gauge', ['groupname']), points: [{ attributes: { groupname: 'big<b>_2' }, value: 0.95 }] },
-      ]);
+      ];
+      d.producer.addCached(families.map((f) => ({ spec: f.spec, version: () => 1, points: () => f.points })));
       const groups = processGroups(d).filter((g) => g.groupname === 'small_1' || g.groupname === 'big<b>_2');
       assert.deepEqual(groups, [
         { groupname: 'big<b>_2', procs: 3, cpuSeconds: 12.5, residentBytes: 3 * 1024 * 1024, virtualBytes: 1024 ** 3, openFds: 950, worstFdRatio: 0.95 },

@@ -29,7 +29,7 @@ function collector(root: string, over: Partial<ProcessCollectorConfig> = {}, max
 async function sampled(root: string, over: Partial<ProcessCollectorConfig> = {}): Promise<{ c: ProcessCollector; series: Map<string, number> }> {
   const c = collector(root, over);
   await c.sample();
-  return { c, series: toSeries(c.families()()) };
+  return { c, series: toSeries(c.families()) };
 }
 
 function copyFixture(): string {
@@ -196,7 +196,7 @@ test('a malformed stat is a procread error; the cycle goes on', async () => {
     const c = collector(root);
     await c.sample();
     await c.sample();
-    const series = toSeries(c.families()());
+    const series = toSeries(c.families());
     assert.equal(series.get('namedprocess_scrape_procread_errors_total'), 2, 'one per cycle');
     assert.equal(groupNames(series).length, 7);
   } finally {
@@ -222,8 +222,8 @@ test('across cycles: exits, pid reuse and growth; counters never decrease; per-p
     const step = async (): Promise<[Map<string, number>, Map<string, number>]> => {
       await perPid.sample();
       await config.sample();
-      const a = toSeries(perPid.families()());
-      const b = toSeries(config.families()());
+      const a = toSeries(perPid.families());
+      const b = toSeries(config.families());
       history.push(a, b);
       return [a, b];
     };
@@ -280,7 +280,7 @@ test('--remove-empty-groups drops a configured group once its last member exits'
     await c.sample();
     rmSync(path.join(root, '600'), { recursive: true });
     await c.sample();
-    assert.deepEqual(groupNames(toSeries(c.families()())), ['shell:alice', 'web']);
+    assert.deepEqual(groupNames(toSeries(c.families())), ['shell:alice', 'web']);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -298,12 +298,12 @@ test('families are built once per sample: a scrape gets the same arrays without 
   try {
     const c = collector(root);
     await c.sample();
-    const first = c.families()();
+    const first = c.families();
     rmSync(root, { recursive: true, force: true });
-    assert.equal(c.families()(), first);
+    assert.equal(c.families(), first);
     await assert.rejects(c.sample(), /cannot list processes/);
-    assert.equal(toSeries(c.families()()).get('namedprocess_scrape_errors_total'), 1);
-    assert.equal(groupNames(toSeries(c.families()())).length, 7, 'the last good sample stays');
+    assert.equal(toSeries(c.families()).get('namedprocess_scrape_errors_total'), 1);
+    assert.equal(groupNames(toSeries(c.families())).length, 7, 'the last good sample stays');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -319,7 +319,7 @@ test('a process that has not run since the last sample is not re-read: io, fds, 
     const c = collector(root, {}, 3);
     const secretd = async (): Promise<Map<string, number>> => {
       await c.sample();
-      return groupSeries(toSeries(c.families()()), 'secretd_500');
+      return groupSeries(toSeries(c.families()), 'secretd_500');
     };
     await secretd();
     // files change but the process did not run (same ticks, faults, switches): impossible for io, so not looked at
@@ -369,7 +369,7 @@ test('setNaming (reload): processes are named again; moved ones leave their tota
   const reloaded = namerFromText('process_names:\n  - name: "www"\n    comm: [webserver]\n  - name: "{{.ExeBase}}:{{.Matches.script}}"\n    cmdline: [\'^python3 (?P<script>\\S+)\']\n', false);
   c.setNaming(reloaded.namer);
   await c.sample();
-  const series = toSeries(c.families()());
+  const series = toSeries(c.families());
   // "web" and "shell:alice" keep their history with no members (configured groups are kept); bash and its children now match nothing
   assert.deepEqual(groupNames(series), ['python3:/app/server.py', 'shell:alice', 'web', 'www']);
   const www = groupSeries(series, 'www');

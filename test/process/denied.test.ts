@@ -28,7 +28,7 @@ function runAsNobody(root: string): { fixture: Record<string, number>; live: Rec
     const cfg = { processConfigPath: undefined, procnames: [], children: true, threads: true, gatherSmaps: true, removeEmptyGroups: false, netstatMaxPerProcess: 256 };
     // only the groups the test looks at, and the unlabelled self counters
     const keep = new Set(['secretd_500', 'bash_200', 'node_' + process.argv[2]]);
-    const flat = (c) => { const o = {}; for (const f of c.families()()) for (const p of f.points) if (p.attributes.groupname === undefined || keep.has(p.attributes.groupname)) o[f.spec.name + JSON.stringify(p.attributes)] = p.value; return o; };
+    const flat = (c) => { const o = {}; for (const f of c.families()) for (const p of f.points) if (p.attributes.groupname === undefined || keep.has(p.attributes.groupname)) o[f.spec.name + JSON.stringify(p.attributes)] = p.value; return o; };
     (async () => {
       const fx = new ProcessCollector(new ProcFs(process.argv[1]), cfg, new SelfStats(), silentLogger, { passwdPath: ${JSON.stringify(path.join(FIXTURE, 'etc/passwd'))} });
       await fx.sample();

@@ -46,7 +46,7 @@ const WRITE_BYTES = 4 << 20;
 
 async function sample(c: ProcessCollector): Promise<Map<string, number>> {
   await c.sample();
-  return toSeries(c.families()());
+  return toSeries(c.families());
 }
 
 test('live /proc: CPU burn, file writes, threads and sockets show up with plausible values', async () => {
