@@ -49,7 +49,11 @@ const TITLE = 'vm-e2e-svc';
 const INTERVAL_MS = 2000;
 /** The push window shared by both daemons (issue 9: at least 30 s at 2 s). */
 const WINDOW_MS = 32_000;
-/** Distinct timestamps a series may lack against the pushes counted (none expected; see the window). */
+/**
+ * Distinct timestamps a series may lack against the pushes counted. Normally none (see the
+ * window), but on a loaded machine the push before the one that opened the window can still be
+ * in flight then, counted in the window with a time before it (seen once in a full suite run).
+ */
 const SLACK = 2;
 
 const executable = (p: string): boolean => {
@@ -266,8 +270,8 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
 
     // The window opens once both daemons report the test port, so every push in it carries the
     // port's series. Pushes are counted by the consumers themselves; each window starts right
-    // after a counted push, so no push is in flight across its start: those counted later are
-    // exactly those stamped later.
+    // after a counted push, when the next one is about one interval away: those counted later
+    // are those stamped later (but see SLACK).
     const pushesInto = async (s: Server, counter: string): Promise<number> => metricSum((await httpGet(`${s.url}/metrics`)).body, counter, { path: '/opentelemetry/v1/metrics' });
     const afterAPush = async (s: Server, counter: string): Promise<[number, number]> => {
       const before = await pushesInto(s, counter);
