@@ -27,7 +27,8 @@ import { ProcFs } from '../src/procfs/proc-fs';
 import { ProcessCollector } from '../src/process/collector';
 import { SelfStats } from '../src/self-stats';
 import { silentLogger } from '../src/log';
-import { get, waitFor } from '../test/helpers/http';
+import { get } from '../test/helpers/http';
+import { waitFor } from '../test/helpers/wait';
 
 type Results = Record<string, number | string>;
 

@@ -24,7 +24,8 @@ import { PortMonitor } from '../src/probes/port-monitor';
 import { LocalAddresses } from '../src/probes/local-addresses';
 import { SelfStats } from '../src/self-stats';
 import { startListener, killAndWait } from '../test/helpers/processes';
-import { get, waitFor } from '../test/helpers/http';
+import { get } from '../test/helpers/http';
+import { waitFor } from '../test/helpers/wait';
 
 const PORTS = 3000;
 /** Probe period of the daemon under test: short enough that 3 sweeps fall in the 30 s of scraping. */
@@ -74,7 +75,9 @@ export async function benchPorts(): Promise<Results> {
     r['discovery.ports_found'] = found;
     // /proc/net/tcp lists every socket (TIME_WAIT included) while ss filters LISTEN in the kernel:
     // the more sockets the host has, the more we read that ss does not
-    r['discovery.tcp_table_lines'] = (await fs.readBytesSliced('net/tcp', 256 << 20)).toString('latin1').split('\n').length - 2;
+    let tcpLines = -1; // the header is not a socket
+    for await (const text of fs.readTextSlices('net/tcp')) for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) tcpLines++;
+    r['discovery.tcp_table_lines'] = tcpLines;
     r['discovery.host_pids'] = (await fs.listPids()).length;
     r['discovery.ours_median_ms'] = round(o.median);
     r['discovery.ss_ltnup_median_ms'] = round(s.median);

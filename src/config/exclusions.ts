@@ -4,8 +4,8 @@
  * separated; `#` starts a comment. The entries join the built-in list and
  * EXCLUDED_PROCESS_NAMES.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './options';
+import { ConfigFileError, readConfigFile } from './config-file';
 
 export const EXCLUDE_FILE_FLAG = '--exclude.process-names-file';
 
@@ -21,9 +21,9 @@ export function parseExclusionFile(text: string): string[] {
 export function loadExclusionFile(file: string | undefined): string[] {
   if (file === undefined) return [];
   try {
-    return parseExclusionFile(readFileSync(file, 'utf8'));
+    return parseExclusionFile(readConfigFile(file));
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new ConfigError(EXCLUDE_FILE_FLAG, `cannot read ${JSON.stringify(file)}${code ? ` (${code})` : ''}`);
+    if (err instanceof ConfigFileError) throw new ConfigError(EXCLUDE_FILE_FLAG, `cannot read ${JSON.stringify(file)}: ${err.reason}`);
+    throw err;
   }
 }

@@ -5,15 +5,18 @@
  * file happens here, at start, so a bad file stops the daemon with a message
  * naming --config.path (main maps ConfigError to exit code 2).
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError, type Config } from './options';
+import { ConfigFileError, readConfigFile } from './config-file';
 import { ConfigNamer, parseProcessNames, PerPidNamer, ProcessNamesError, ProcnamesNamer, type Namer } from '../process/naming';
 
 export const CONFIG_PATH_FLAG = '--config.path';
 
-/** The user database for {{.Username}} and effective_username (read by src/process/users.ts); throws the fs error. */
+/** A passwd file can be large on hosts that copy a directory into it (tens of thousands of users). */
+const PASSWD_MAX_BYTES = 64 << 20;
+
+/** The user database for {{.Username}} and effective_username (read by src/process/users.ts); throws ConfigFileError. */
 export function readPasswdFile(path = '/etc/passwd'): string {
-  return readFileSync(path, 'utf8');
+  return readConfigFile(path, PASSWD_MAX_BYTES);
 }
 
 export interface LoadedNamer {
@@ -39,10 +42,10 @@ export function loadNamer(config: Pick<Config, 'processConfigPath' | 'procnames'
     if (config.procnames.length > 0) throw new ConfigError(CONFIG_PATH_FLAG, 'cannot be combined with --procnames (process-exporter takes one or the other)');
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readConfigFile(file);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      throw new ConfigError(CONFIG_PATH_FLAG, `cannot read ${JSON.stringify(file)}${code ? ` (${code})` : ''}`);
+      if (err instanceof ConfigFileError) throw new ConfigError(CONFIG_PATH_FLAG, `cannot read ${JSON.stringify(file)}: ${err.reason}`);
+      throw err;
     }
     return namerFromText(text, config.removeEmptyGroups, file);
   }

@@ -25,7 +25,7 @@ import type { ProcFs } from '../procfs/proc-fs';
 import { isDenied, isVanished } from '../procfs/proc-fs';
 import { readSocketTable, SOCKET_PROTOCOLS, TCP_STATES, isTcp, type NetSocket } from '../procfs/net-sockets';
 import { parseCmdline, readSocketInodesSync, stripDeleted } from '../procfs/pid-identity';
-import { parsePidStat } from '../procfs/pid-stat';
+import { readPidStatSync } from '../procfs/pid-stat';
 import type { ExclusionList } from './exclusion';
 
 export type PortProtocol = 'tcp' | 'udp';
@@ -132,8 +132,8 @@ export function readProcessRef(fs: ProcFs, pid: number): ProcessRef | undefined 
   let stat;
   let comm;
   try {
-    stat = parsePidStat(fs.readTextSync(`${pid}/stat`));
-    comm = fs.readTextSync(`${pid}/comm`).replace(/\n$/, '');
+    stat = readPidStatSync(fs, pid);
+    comm = fs.readSync(`${pid}/comm`).replace(/\n$/, '');
   } catch {
     return undefined;
   }
@@ -144,7 +144,7 @@ export function readProcessRef(fs: ProcFs, pid: number): ProcessRef | undefined 
     // EACCES without CAP_SYS_PTRACE, ENOENT for a zombie: fall back to argv[0], then "unknown"
     let argv0: string | undefined;
     try {
-      argv0 = parseCmdline(fs.readTextSync(`${pid}/cmdline`))[0];
+      argv0 = parseCmdline(fs.readSync(`${pid}/cmdline`))[0];
     } catch {
       argv0 = undefined;
     }

@@ -44,7 +44,6 @@
  * (the listening socket speaks one or the other) and is refused.
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import * as path from 'node:path';
@@ -53,6 +52,7 @@ import { Worker } from 'node:worker_threads';
 import * as bcrypt from 'bcryptjs';
 import * as YAML from 'yaml';
 import { ConfigError } from '../config/options';
+import { ConfigFileError, readConfigFile } from '../config/config-file';
 import { parseDuration } from '../config/duration';
 import type { Logger } from '../log';
 import type { ServerOptions } from './server';
@@ -153,9 +153,6 @@ export interface WebConfig {
   rateLimit: { intervalMs: number; burst: number } | undefined;
 }
 
-/** The largest web config we read; it holds a few users and paths. */
-const MAX_FILE_BYTES = 1 << 20;
-
 type Obj = Record<string, unknown>;
 
 class Validator {
@@ -240,18 +237,11 @@ export function normaliseBcryptHash(hash: string): string | undefined {
 async function readMaterial(v: Validator, dir: string, field: string | undefined, file: string): Promise<string> {
   const p = path.resolve(dir, file);
   try {
-    const handle = await fsp.open(p, 'r');
-    try {
-      const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-      if (bytesRead > MAX_FILE_BYTES) v.fail(field, `${p} is larger than ${MAX_FILE_BYTES} bytes`);
-      return buf.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await handle.close();
-    }
+    // non-blocking, regular files only, 1 MiB at most (a FIFO as cert_file must not hang the start)
+    return readConfigFile(p);
   } catch (err) {
-    if (err instanceof WebConfigError) throw err;
-    return v.fail(field, field === undefined ? `cannot read: ${errText(err)}` : `cannot read ${p}: ${errText(err)}`);
+    if (!(err instanceof ConfigFileError)) throw err;
+    return v.fail(field, field === undefined ? `cannot read: ${err.reason}` : `cannot read ${p}: ${err.reason}`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { ProcFs } from '../procfs/proc-fs';
 import { isVanished } from '../procfs/proc-fs';
-import { readPidStat } from '../procfs/pid-stat';
+import { readPidStatSync } from '../procfs/pid-stat';
 import type { ExclusionList } from '../discovery/exclusion';
 import { readListeningSockets, resolvePorts, type DiscoveryResult } from '../discovery/listeners';
 import type { PortEntry, PortPool } from '../discovery/port-pool';
@@ -164,7 +164,7 @@ export class PortMonitor {
       let alive: 0 | 1 = 0;
       for (const ref of pe.refs) {
         try {
-          const st = await readPidStat(this.fs, ref.pid);
+          const st = readPidStatSync(this.fs, ref.pid);
           if (st.startTicks === ref.startTicks && st.state !== 'Z' && st.state !== 'X') {
             alive = 1;
             break;

@@ -18,8 +18,7 @@
  */
 import type { ProcFs } from '../procfs/proc-fs';
 import { errorCode, isDenied, isVanished } from '../procfs/proc-fs';
-import { parsePidStat, readPidStatSync, USER_HZ, type PidStat } from '../procfs/pid-stat';
-import { readSmallSync } from '../procfs/fast-read';
+import { readPidStatSync, type PidStat } from '../procfs/pid-stat';
 import { readPidStatusSync, type PidStatus } from '../procfs/pid-status';
 import { readPidIoSync } from '../procfs/pid-io';
 import { readOpenFilesSoftSync } from '../procfs/pid-limits';
@@ -60,8 +59,6 @@ export interface ThreadSample {
 const MISSING = Symbol('missing');
 /** Unreadable (denied or odd): unknown, and a partial error. */
 const FAILED = Symbol('failed');
-
-const ticks = (seconds: number): number => Math.round(seconds * USER_HZ);
 
 export type StateCounts = Record<StateName, number>;
 
@@ -151,7 +148,7 @@ export class ProcessReader {
   /** True while <pid> is the same process (start time) as when first read. */
   stillAlive(pid: number, startTicks: number): boolean {
     try {
-      return parsePidStat(readSmallSync(this.fs, `${pid}/stat`)).startTicks === startTicks;
+      return readPidStatSync(this.fs, pid).startTicks === startTicks;
     } catch {
       return false;
     }
@@ -214,8 +211,8 @@ export class ProcessReader {
         return FAILED;
       }
     };
-    const userTicks = ticks(stat.userSeconds);
-    const systemTicks = ticks(stat.systemSeconds);
+    const userTicks = stat.userTicks;
+    const systemTicks = stat.systemTicks;
     const idle =
       opts.reuseIdle &&
       prev !== undefined &&
@@ -395,8 +392,8 @@ export class ProcessReader {
         state: stat.state,
         wchan,
         counts: {
-          userTicks: ticks(stat.userSeconds),
-          systemTicks: ticks(stat.systemSeconds),
+          userTicks: stat.userTicks,
+          systemTicks: stat.systemTicks,
           minorFaults: stat.minorFaults,
           majorFaults: stat.majorFaults,
           ctxVoluntary: status.voluntaryCtxtSwitches,

@@ -8,7 +8,7 @@
  * as a host-endian (little-endian on every platform we target) integer, so
  * `0100007F` is 127.0.0.1. IPv6 is four such words. Ports are big-endian hex.
  */
-import type { ProcFs } from './proc-fs';
+import { errorCode, type ProcFs } from './proc-fs';
 
 export type SocketProtocol = 'tcp' | 'tcp6' | 'udp' | 'udp6';
 export const SOCKET_PROTOCOLS: readonly SocketProtocol[] = ['tcp', 'tcp6', 'udp', 'udp6'];
@@ -155,6 +155,12 @@ function isListeningLine(protocol: SocketProtocol, line: string, colon: number):
 
 export function parseSocketTable(protocol: SocketProtocol, text: string, selection: SocketSelection = 'all'): NetSocket[] {
   const out: NetSocket[] = [];
+  collectSockets(protocol, text, selection, out);
+  return out;
+}
+
+/** Appends the sockets of `text` (whole lines) to `out`. */
+function collectSockets(protocol: SocketProtocol, text: string, selection: SocketSelection, out: NetSocket[]): void {
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -168,25 +174,24 @@ export function parseSocketTable(protocol: SocketProtocol, text: string, selecti
     const s = parseSocketLine(protocol, line);
     if (s) out.push(s);
   }
-  return out;
 }
 
 /**
  * Reads one table below `<root>/net/`. A missing table (IPv6 disabled, a
- * fixture without udp6) is an empty table, not an error. The kernel hands out
- * a seq_file page per read() call, and a libuv round trip per 4 KiB page made
- * a plain async read 4x slower than the data itself, so the file is read in
- * synchronous slices with a turn of the event loop between them.
+ * fixture without udp6) is an empty table, not an error. The table is parsed
+ * slice by slice as it is read (ProcFs.readTextSlices), so a table of tens of
+ * thousands of TIME_WAIT sockets is never held whole, and the event loop
+ * gets a turn between slices.
  */
 export async function readSocketTable(fs: ProcFs, protocol: SocketProtocol, selection: SocketSelection = 'all', rel = 'net'): Promise<NetSocket[]> {
-  let text: string;
+  const out: NetSocket[] = [];
   try {
-    text = (await fs.readBytesSliced(`${rel}/${protocol}`, 256 << 20)).toString('latin1');
+    for await (const text of fs.readTextSlices(`${rel}/${protocol}`)) collectSockets(protocol, text, selection, out);
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return [];
+    if (errorCode(err) === 'ENOENT') return [];
     throw err;
   }
-  return parseSocketTable(protocol, text, selection);
+  return out;
 }
 
 export function isTcp(p: SocketProtocol): boolean {

@@ -11,11 +11,7 @@
  */
 import type { ProcFs } from './proc-fs';
 import { isVanished } from './proc-fs';
-import { parseSocketLine, SOCKET_PROTOCOLS, type NetSocket } from './net-sockets';
-import { Slicer } from '../util/slicer';
-
-/** One line per socket, ~150 bytes: the cap allows ~1.7 million sockets. */
-const TABLE_LIMIT = 256 << 20;
+import { parseSocketLine, SOCKET_PROTOCOLS, type NetSocket, type SocketProtocol } from './net-sockets';
 
 /** The inode column (10th, 0-based 9) of a table line, or -1. */
 export function lineInode(text: string, start: number, end: number): number {
@@ -41,33 +37,42 @@ export function lineInode(text: string, start: number, end: number): number {
   return -1;
 }
 
+/** Adds the wanted sockets of `text` (whole lines) to `out`; with `skipHeader`, its first line is the table header. */
+function collectWanted(protocol: SocketProtocol, text: string, skipHeader: boolean, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): void {
+  let start = 0;
+  if (skipHeader) {
+    start = text.indexOf('\n') + 1;
+    if (start === 0) return;
+  }
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const inode = lineInode(text, start, end);
+    if (inode > 0 && wanted.has(inode) && !out.has(inode)) {
+      const s = parseSocketLine(protocol, text.slice(start, end));
+      if (s) out.set(inode, s);
+    }
+    start = end + 1;
+  }
+}
+
 /**
  * Adds to `out` every socket of the namespace whose inode is in `wanted` and
- * not already in `out`. `dir` is `net` or `<pid>/net`.
+ * not already in `out`. `dir` is `net` or `<pid>/net`. Each table is parsed
+ * slice by slice as it is read (ProcFs.readTextSlices): never held whole,
+ * with a turn of the event loop between slices.
  */
 export async function scanSocketTables(fs: ProcFs, dir: string, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): Promise<void> {
   for (const protocol of SOCKET_PROTOCOLS) {
-    let text: string;
     try {
-      // sliced: tens of thousands of TIME_WAIT lines must not block the event loop in one piece
-      text = (await fs.readBytesSliced(`${dir}/${protocol}`, TABLE_LIMIT)).toString('latin1');
+      let first = true;
+      for await (const text of fs.readTextSlices(`${dir}/${protocol}`)) {
+        collectWanted(protocol, text, first, wanted, out);
+        first = false;
+      }
     } catch (err) {
       if (isVanished(err)) continue;
       throw err;
-    }
-    const slicer = new Slicer();
-    let lines = 0;
-    let start = text.indexOf('\n') + 1; // skip the header
-    while (start > 0 && start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      const inode = lineInode(text, start, end);
-      if (inode > 0 && wanted.has(inode) && !out.has(inode)) {
-        const s = parseSocketLine(protocol, text.slice(start, end));
-        if (s) out.set(inode, s);
-      }
-      start = end + 1;
-      if (++lines % 2048 === 0) await slicer.maybeYield();
     }
   }
 }

@@ -5,7 +5,6 @@
  * file order. World-readable.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface CgroupEntry {
   hierarchyId: number;
@@ -33,5 +32,5 @@ export function parsePidCgroup(text: string): CgroupEntry[] {
 }
 
 export function readPidCgroupSync(fs: ProcFs, pid: number): CgroupEntry[] {
-  return parsePidCgroup(readSmallSync(fs, `${pid}/cgroup`));
+  return parsePidCgroup(fs.readSync(`${pid}/cgroup`));
 }

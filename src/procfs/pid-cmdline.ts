@@ -4,10 +4,9 @@
  * World-readable (unless hidepid).
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 import { parseCmdline } from './pid-identity';
 
 /** argv of the process; at most `limit` bytes are read (a hostile argv can be megabytes). */
 export function readCmdlineSync(fs: ProcFs, pid: number, limit = 64 * 1024): string[] {
-  return parseCmdline(readSmallSync(fs, `${pid}/cmdline`, limit));
+  return parseCmdline(fs.readSync(`${pid}/cmdline`, limit));
 }

@@ -5,7 +5,6 @@
  * report as a partial read, never as zero.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface PidIo {
   /** `rchar`: bytes passed to read(2) and friends, including page-cache hits. */
@@ -58,5 +57,5 @@ export function parsePidIo(text: string): PidIo {
 }
 
 export function readPidIoSync(fs: ProcFs, pid: number, task?: number): PidIo {
-  return parsePidIo(readSmallSync(fs, task === undefined ? `${pid}/io` : `${pid}/task/${task}/io`, undefined, 'latin1'));
+  return parsePidIo(fs.readSync(task === undefined ? `${pid}/io` : `${pid}/task/${task}/io`, undefined, 'latin1'));
 }

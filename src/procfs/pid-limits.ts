@@ -10,7 +10,6 @@
  * `unlimited` becomes Infinity. World-readable.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface Limit {
   soft: number;
@@ -51,7 +50,7 @@ export function parsePidLimits(text: string): PidLimits {
 }
 
 export function readPidLimitsSync(fs: ProcFs, pid: number): PidLimits {
-  return parsePidLimits(readSmallSync(fs, `${pid}/limits`, undefined, 'latin1'));
+  return parsePidLimits(fs.readSync(`${pid}/limits`, undefined, 'latin1'));
 }
 
 /** Only the soft `Max open files` limit, for the per-cycle sampler (skips building the whole table). */
@@ -67,5 +66,5 @@ export function parseOpenFilesSoft(text: string): number {
 }
 
 export function readOpenFilesSoftSync(fs: ProcFs, pid: number): number {
-  return parseOpenFilesSoft(readSmallSync(fs, `${pid}/limits`, undefined, 'latin1'));
+  return parseOpenFilesSoft(fs.readSync(`${pid}/limits`, undefined, 'latin1'));
 }

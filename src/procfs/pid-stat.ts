@@ -1,13 +1,13 @@
 /**
  * Parser for /proc/<pid>/stat (proc(5)). The second field, comm, is wrapped in
  * parentheses and may itself contain spaces and `)`, so we cut it out between
- * the first `(` and the *last* `)` and split the rest on spaces.
+ * the first `(` and the *last* `)` and read the fields after it by number.
  *
- * Units are normalised here, once: clock ticks become seconds, pages become
- * bytes, so nothing downstream has to know about USER_HZ or the page size.
+ * CPU times and the start time stay in clock ticks (exact integers, and the
+ * start time is part of a process's identity); they become seconds only
+ * where a metric is written. rss is normalised from pages to bytes here.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 /**
  * USER_HZ, the unit of the tick fields. The kernel reports these to userland
@@ -18,14 +18,11 @@ import { readSmallSync } from './fast-read';
 export const USER_HZ = 100;
 
 /**
- * Page size for rss. 4 KiB on x86_64 and most arm64 kernels; 64 KiB arm64 or
- * ppc64 kernels would need `getconf PAGESIZE`. We avoid spawning a process
- * (no child_process in src) and accept an override for such hosts.
+ * Page size for rss: 4 KiB on x86_64 and most arm64 kernels. 64 KiB arm64 or
+ * ppc64 kernels would need sysconf(_SC_PAGESIZE), which Node does not expose
+ * (and src spawns no `getconf`).
  */
-export let PAGE_SIZE = 4096;
-export function setPageSize(bytes: number): void {
-  PAGE_SIZE = bytes;
-}
+export const PAGE_SIZE = 4096;
 
 export interface PidStat {
   pid: number;
@@ -41,13 +38,13 @@ export interface PidStat {
   minorFaults: number;
   /** Field 12, majflt: major faults. */
   majorFaults: number;
-  /** Field 14, utime, in seconds. */
-  userSeconds: number;
-  /** Field 15, stime, in seconds. */
-  systemSeconds: number;
+  /** Field 14, utime, in USER_HZ ticks. */
+  userTicks: number;
+  /** Field 15, stime, in USER_HZ ticks. */
+  systemTicks: number;
   /** Field 20, num_threads. */
   numThreads: number;
-  /** Field 22, starttime, in ticks since boot (kept as ticks: it is part of the process identity). */
+  /** Field 22, starttime, in USER_HZ ticks since boot. */
   startTicks: number;
   /** Field 23, vsize, in bytes. */
   virtualBytes: number;
@@ -55,83 +52,33 @@ export interface PidStat {
   residentBytes: number;
 }
 
-/** Parses the text of a stat file; throws a descriptive error on malformed input. */
+/** The numbered fields we keep, ascending (field 3, state, is taken as text). */
+const WANT = [4, 9, 10, 12, 14, 15, 20, 22, 23, 24];
+
+/**
+ * Parses the text of a stat file; throws a descriptive error on malformed
+ * input. Scans to the fields it needs instead of splitting the line into ~50
+ * strings: the sampler parses one stat per process (and per thread) every
+ * cycle, and those short-lived strings would be most of its garbage.
+ */
 export function parsePidStat(text: string): PidStat {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) throw new Error(`malformed stat: no (comm)`);
   const pid = Number(text.slice(0, open).trim());
-  const comm = text.slice(open + 1, close);
-  // fields after comm start at field 3 (state), so rest[0] is field 3
-  const rest = text.slice(close + 2).trim().split(' ');
-  const field = (n: number): number => {
-    const raw = rest[n - 3];
-    const v = raw === undefined ? NaN : Number(raw);
-    if (!Number.isFinite(v)) throw new Error(`malformed stat: field ${n} is ${JSON.stringify(raw)}`);
-    return v;
-  };
   if (!Number.isInteger(pid)) throw new Error('malformed stat: bad pid');
-  return {
-    pid,
-    comm,
-    state: rest[0] ?? '?',
-    ppid: field(4),
-    flags: field(9),
-    minorFaults: field(10),
-    majorFaults: field(12),
-    userSeconds: field(14) / USER_HZ,
-    systemSeconds: field(15) / USER_HZ,
-    numThreads: field(20),
-    startTicks: field(22),
-    virtualBytes: field(23),
-    residentBytes: field(24) * PAGE_SIZE,
-  };
-}
-
-export async function readPidStat(fs: ProcFs, pid: number, task?: number): Promise<PidStat> {
-  const rel = task === undefined ? `${pid}/stat` : `${pid}/task/${task}/stat`;
-  return parsePidStat(await fs.readText(rel, 8192));
-}
-
-/** PF_KTHREAD (include/linux/sched.h): set in `flags` for kernel threads, which have no userland. */
-export const PF_KTHREAD = 0x00200000;
-
-/** True for kernel threads (kthreadd and its children): no cmdline, no mm, not a userland process. */
-export function isKernelThread(stat: PidStat): boolean {
-  // flags is an unsigned 32-bit value; ToInt32 in `&` keeps the low bits, and PF_KTHREAD is bit 21
-  return (stat.flags & PF_KTHREAD) !== 0;
-}
-
-/** Synchronous twin of readPidStat for the batched per-process sampler. */
-export function readPidStatSync(fs: ProcFs, pid: number, task?: number): PidStat {
-  return parsePidStatFast(readSmallSync(fs, task === undefined ? `${pid}/stat` : `${pid}/task/${task}/stat`));
-}
-
-/**
- * parsePidStat without splitting the line into ~50 strings: the sampler
- * parses one stat per process (and per thread) every cycle, and those
- * short-lived strings are most of its garbage. Same result, same errors.
- */
-export function parsePidStatFast(text: string): PidStat {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) throw new Error(`malformed stat: no (comm)`);
-  const pid = Number(text.slice(0, open).trim());
-  if (!Number.isInteger(pid)) throw new Error('malformed stat: bad pid');
-  // fields we need, by number (field 3 follows the ") ")
-  const want = [4, 9, 10, 12, 14, 15, 20, 22, 23, 24];
   const values: number[] = [];
   let state = '?';
-  let field = 3;
+  let field = 3; // field 3 follows the ") "
   let i = close + 2;
   let w = 0;
   const end = text.length;
-  while (i < end && w < want.length) {
+  while (i < end && w < WANT.length) {
     while (i < end && text.charCodeAt(i) === 32) i++;
     let j = i;
     while (j < end && text.charCodeAt(j) !== 32 && text.charCodeAt(j) !== 10) j++;
     if (field === 3) state = text.slice(i, j);
-    else if (field === want[w]) {
+    else if (field === WANT[w]) {
       const raw = text.slice(i, j);
       const v = raw === '' ? NaN : Number(raw);
       if (!Number.isFinite(v)) throw new Error(`malformed stat: field ${field} is ${JSON.stringify(raw)}`);
@@ -141,7 +88,7 @@ export function parsePidStatFast(text: string): PidStat {
     field++;
     i = j + 1;
   }
-  if (w < want.length) throw new Error(`malformed stat: field ${want[w]} is undefined`);
+  if (w < WANT.length) throw new Error(`malformed stat: field ${WANT[w]} is undefined`);
   return {
     pid,
     comm: text.slice(open + 1, close),
@@ -150,11 +97,25 @@ export function parsePidStatFast(text: string): PidStat {
     flags: values[1]!,
     minorFaults: values[2]!,
     majorFaults: values[3]!,
-    userSeconds: values[4]! / USER_HZ,
-    systemSeconds: values[5]! / USER_HZ,
+    userTicks: values[4]!,
+    systemTicks: values[5]!,
     numThreads: values[6]!,
     startTicks: values[7]!,
     virtualBytes: values[8]!,
     residentBytes: values[9]! * PAGE_SIZE,
   };
+}
+
+/** `<pid>/stat`, or with `task`, `<pid>/task/<task>/stat`. */
+export function readPidStatSync(fs: ProcFs, pid: number, task?: number): PidStat {
+  return parsePidStat(fs.readSync(task === undefined ? `${pid}/stat` : `${pid}/task/${task}/stat`));
+}
+
+/** PF_KTHREAD (include/linux/sched.h): set in `flags` for kernel threads, which have no userland. */
+export const PF_KTHREAD = 0x00200000;
+
+/** True for kernel threads (kthreadd and its children): no cmdline, no mm, not a userland process. */
+export function isKernelThread(stat: PidStat): boolean {
+  // flags is an unsigned 32-bit value; ToInt32 in `&` keeps the low bits, and PF_KTHREAD is bit 21
+  return (stat.flags & PF_KTHREAD) !== 0;
 }

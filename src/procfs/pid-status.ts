@@ -3,7 +3,6 @@
  * fields the process metrics need; sizes are normalised from kB to bytes.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface PidStatus {
   /** `Name`: comm, with non-printable bytes escaped by the kernel. */
@@ -83,5 +82,5 @@ export function parsePidStatus(text: string): PidStatus {
 }
 
 export function readPidStatusSync(fs: ProcFs, pid: number, task?: number): PidStatus {
-  return parsePidStatus(readSmallSync(fs, task === undefined ? `${pid}/status` : `${pid}/task/${task}/status`));
+  return parsePidStatus(fs.readSync(task === undefined ? `${pid}/status` : `${pid}/task/${task}/status`));
 }

@@ -5,7 +5,6 @@
  * access, so `0` and empty mean "no wait channel", not an error.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export function parseWchan(text: string): string {
   const v = text.trim();
@@ -13,5 +12,5 @@ export function parseWchan(text: string): string {
 }
 
 export function readWchanSync(fs: ProcFs, pid: number, task?: number): string {
-  return parseWchan(readSmallSync(fs, task === undefined ? `${pid}/wchan` : `${pid}/task/${task}/wchan`, 4096, 'latin1'));
+  return parseWchan(fs.readSync(task === undefined ? `${pid}/wchan` : `${pid}/task/${task}/wchan`, 4096, 'latin1'));
 }

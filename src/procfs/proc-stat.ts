@@ -4,7 +4,6 @@
  * whole seconds since the epoch) turns them into wall-clock times.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface ProcStat {
   /** `btime`: boot time in seconds since 1970-01-01 UTC. */
@@ -26,5 +25,5 @@ export function parseProcStat(text: string): ProcStat {
 
 /** /proc/stat can be long on many-CPU hosts (one line per CPU), hence the larger cap. */
 export function readProcStatSync(fs: ProcFs): ProcStat {
-  return parseProcStat(readSmallSync(fs, 'stat', 4 << 20));
+  return parseProcStat(fs.readSync('stat', 4 << 20));
 }

@@ -8,7 +8,6 @@
  * process without an mm (zombie) answers ESRCH.
  */
 import type { ProcFs } from './proc-fs';
-import { readSmallSync } from './fast-read';
 
 export interface SmapsRollup {
   /** `Rss`: resident bytes. */
@@ -44,7 +43,7 @@ export function parseSmapsRollup(text: string): SmapsRollup {
 }
 
 export function readSmapsRollupSync(fs: ProcFs, pid: number): SmapsRollup {
-  return parseSmapsRollup(readSmallSync(fs, `${pid}/smaps_rollup`, undefined, 'latin1'));
+  return parseSmapsRollup(fs.readSync(`${pid}/smaps_rollup`, undefined, 'latin1'));
 }
 
 /** `\n<key>: N kB` in bytes, or undefined. */
@@ -65,5 +64,5 @@ export function parsePssOnly(text: string): { pssBytes: number; swapPssBytes: nu
 }
 
 export function readPssSync(fs: ProcFs, pid: number): { pssBytes: number; swapPssBytes: number } {
-  return parsePssOnly(readSmallSync(fs, `${pid}/smaps_rollup`, undefined, 'latin1'));
+  return parsePssOnly(fs.readSync(`${pid}/smaps_rollup`, undefined, 'latin1'));
 }

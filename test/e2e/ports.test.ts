@@ -14,7 +14,8 @@ import { loadConfig, type Config } from '../../src/config/options';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { startListener, NODE_EXE, type Child } from '../helpers/processes';
-import { get, waitFor } from '../helpers/http';
+import { get } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 import { parseExposition, value, find, type Exposition } from '../helpers/exposition';
 import { OtlpReceiver, type ReceivedExport } from '../helpers/otlp-receiver';
 

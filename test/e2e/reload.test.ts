@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { get, request, waitFor } from '../helpers/http';
+import { get, request } from '../helpers/http';
+import { sleep, waitFor } from '../helpers/wait';
 import { find, parseExposition, value, type Exposition } from '../helpers/exposition';
 import { killAndWait, startListener, type Child } from '../helpers/processes';
 
@@ -71,7 +72,7 @@ test('POST /-/reload with a bad process_names file answers 500 naming it and kee
   const res = await request(`${base}/-/reload`, { method: 'POST' });
   assert.equal(res.status, 500);
   assert.match(res.body, /--config\.path/);
-  await new Promise((r) => setTimeout(r, 700));
+  await sleep(700);
   const e = await scrape();
   assert.equal(value(e, 'namedprocess_namegroup_num_procs', { groupname: 'reload-ohr-reload' }), 1, 'old grouping still in force');
   assert.equal(find(e, 'node_tcp_port_alive', { process_name: 'ohr-reload' }).length, 0, 'old exclusion still in force');

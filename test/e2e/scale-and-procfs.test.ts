@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, symlinkSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +17,7 @@ import { silentLogger } from '../../src/log';
 import { get } from '../helpers/http';
 import { find, parseExposition, value } from '../helpers/exposition';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { tempDir } from '../helpers/tmp';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');
 const BASIC = path.resolve(__dirname, '../../../test/fixtures/proc-basic');
@@ -79,12 +81,30 @@ test(`${PORTS} ports in a fixture: all exported through Prometheus and OTLP, no 
 });
 
 test('PROC_PREFIX points the binary at a host /proc mounted elsewhere (fixture), --once prints the exposition', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, '--once', '--port.check-timeout=300ms', '--no-collector.namedprocess'], {
-    env: { ...process.env, PROC_PREFIX: BASIC },
-  });
+  // The fixture's nginx listens on 127.0.0.1:38080, a port some other program on this host may
+  // hold. A copy of the fixture names a port this test listens on itself instead, so the probe's
+  // answer is known: it connects (1).
+  const own = net.createServer((s) => s.end());
+  await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+  const port = (own.address() as net.AddressInfo).port;
+  const fixture = tempDir('proc-basic').dir;
+  cpSync(BASIC, fixture, { recursive: true, verbatimSymlinks: true });
+  const tcp = path.join(fixture, 'net', 'tcp');
+  const listen38080 = '0100007F:94C0 00000000:0000 0A';
+  const table = readFileSync(tcp, 'utf8');
+  assert.ok(table.includes(listen38080), 'fixture: nginx LISTEN on 127.0.0.1:38080');
+  writeFileSync(tcp, table.replace(listen38080, `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(process.execPath, [MAIN, '--once', '--port.check-timeout=2s', '--no-collector.namedprocess'], {
+      env: { ...process.env, PROC_PREFIX: fixture },
+    }));
+  } finally {
+    own.close();
+  }
   const e = parseExposition(stdout);
-  // nobody listens on 38080 on this host: the pool remembers it and the probe reads 0
-  assert.equal(value(e, 'node_tcp_port_alive', { process_name: 'nginx', exe_path: '/usr/sbin/nginx', port: '38080' }), 0);
+  assert.equal(value(e, 'node_tcp_port_alive', { process_name: 'nginx', exe_path: '/usr/sbin/nginx', port: String(port) }), 1);
+  assert.equal(find(e, 'node_tcp_port_alive', { port: '38080' }).length, 0);
   assert.equal(value(e, 'node_udp_port_alive', { process_name: 'dnsmasq', exe_path: '/usr/sbin/dnsmasq', port: '35353' }), 1);
   assert.equal(value(e, 'node_process_alive', { process_name: 'nginx', exe_path: '/usr/sbin/nginx' }), 1);
   assert.equal(value(e, 'node_process_alive', { process_name: 'sshd', exe_path: '/usr/sbin/sshd' }), 1);

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { get, waitFor } from '../helpers/http';
+import { get } from '../helpers/http';
+import { waitFor } from '../helpers/wait';
 import { parseExposition, value } from '../helpers/exposition';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');

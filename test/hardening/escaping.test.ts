@@ -18,7 +18,9 @@ import * as path from 'node:path';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { killAndWait } from '../helpers/processes';
-import { config, fetchUrl, tempDir } from '../helpers/hardening';
+import { config } from '../helpers/hardening';
+import { fetchUrl } from '../helpers/http';
+import { tempDir } from '../helpers/tmp';
 import { escapeHtml } from '../../src/export/status-page';
 
 const MAX = 60;

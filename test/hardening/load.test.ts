@@ -13,7 +13,9 @@ import { silentLogger } from '../../src/log';
 import { HttpServer, send, type Route } from '../../src/export/server';
 import { tlsServerOptions, loadWebConfig } from '../../src/export/web-config';
 import { startListener, type Child } from '../helpers/processes';
-import { config, fetchUrl, makePki, tempDir, type Outcome } from '../helpers/hardening';
+import { config, makePki } from '../helpers/hardening';
+import { fetchUrl, type Outcome } from '../helpers/http';
+import { tempDir } from '../helpers/tmp';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 

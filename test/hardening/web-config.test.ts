@@ -13,7 +13,9 @@ import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { ConfigError } from '../../src/config/options';
 import { loadWebConfig, normaliseBcryptHash, parseBasicAuth, WebAccess, WebConfigError } from '../../src/export/web-config';
-import { basic, config, fetchUrl, makePki, tempDir, type Outcome, type Pki } from '../helpers/hardening';
+import { basic, config, makePki, type Pki } from '../helpers/hardening';
+import { fetchUrl, type Outcome } from '../helpers/http';
+import { tempDir } from '../helpers/tmp';
 
 let tmp: ReturnType<typeof tempDir>;
 let pki: Pki;

@@ -1,21 +1,12 @@
 /**
  * Helpers for the hardening tests: a throwaway PKI made with the real
- * `openssl` binary, an HTTP(S) client that reports TLS failures as values,
- * configs for in-process daemons, and a seeded PRNG.
+ * `openssl` binary, configs for in-process daemons, and a seeded PRNG.
+ * (The HTTP(S) client that reports TLS failures as values is fetchUrl in ./http.)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as https from 'node:https';
-import * as http from 'node:http';
-import * as os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { loadConfig, type Config } from '../../src/config/options';
-
-export function tempDir(prefix = 'ohr-hardening-'): { dir: string; remove(): void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export function config(argv: string[] = [], env: Record<string, string> = {}): Config {
   const r = loadConfig(['--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--no-collector.namedprocess', ...argv], env);
@@ -80,36 +71,6 @@ export function makePki(dir: string): Pki {
   };
 }
 
-export interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  /** Fingerprint of the server certificate, for TLS answers. */
-  serverFingerprint?: string;
-}
-
-export type Outcome = { ok: true; res: Answer } | { ok: false; error: Error & { code?: string } };
-
-/** GET over http or https; failures (handshake refused, reset) come back as values. */
-export function fetchUrl(url: string, options: https.RequestOptions = {}, timeoutMs = 5000): Promise<Outcome> {
-  const mod = url.startsWith('https:') ? https : http;
-  return new Promise((resolve) => {
-    const req = mod.request(url, { method: 'GET', agent: false, ...options }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (error: Error) => resolve({ ok: false, error }));
-      res.on('end', () => {
-        const sock = res.socket as TLSSocket;
-        const fp = typeof sock?.getPeerCertificate === 'function' ? sock.getPeerCertificate()?.fingerprint256 : undefined;
-        resolve({ ok: true, res: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), serverFingerprint: fp } });
-      });
-    });
-    req.on('error', (error: Error) => resolve({ ok: false, error }));
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('request timed out')));
-    req.end();
-  });
-}
-
 export function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
@@ -124,10 +85,6 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 // ---------------------------------------------------------------- fuzzing

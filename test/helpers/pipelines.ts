@@ -1,16 +1,18 @@
 /**
  * Helpers for the pipeline tests (test/pipelines): real processes on loopback - the daemon,
- * listener children, Prometheus, Chromium, promtool - started and always stopped again.
+ * Prometheus, Chromium, promtool - started and always stopped again (listener children are
+ * in ./processes).
  *
  * Every child is tracked; whatever a test forgets (or a failed assertion skips) is killed at
- * process exit, so no Prometheus or listener outlives a test run.
+ * process exit, so no Prometheus or daemon outlives a test run.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { get } from './http';
+import { freePort } from './ports';
+import { tempDir } from './tmp';
+import { waitFor } from './wait';
 
 /** Repository root, from dist/test/helpers (compiled) - the same depth as dist/test/pipelines. */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -34,14 +36,6 @@ export function which(cmd: string, extra: string[] = []): string | undefined {
   return undefined;
 }
 
-const tempDirs: string[] = [];
-
-export function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ohr-${prefix}-`));
-  tempDirs.push(dir);
-  return dir;
-}
-
 const children = new Set<ChildProcess>();
 
 process.on('exit', () => {
@@ -54,67 +48,7 @@ process.on('exit', () => {
       }
     }
   }
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-/** A free TCP port on 127.0.0.1 (closed again; the caller binds it right away). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`
- * with `what` and the last error or value seen.
- */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = last instanceof Error ? last.message : last === undefined ? 'no result' : String(last);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${detail}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
-export interface HttpResult {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-export function httpGet(url: string, timeoutMs = 5000): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
-}
 
 /** A started child process with its output kept for failure messages. */
 export class Managed {
@@ -167,67 +101,6 @@ export class Managed {
   }
 }
 
-export interface Listener extends Managed {
-  tcpPort: number;
-  udpPort?: number;
-}
-
-export interface ListenerOptions {
-  /** comm of the child (process.title sets it through prctl); at most 15 bytes survive. */
-  title: string;
-  /** Serve HTTP on the TCP port (otherwise a bare TCP accept-and-close listener). */
-  http?: boolean;
-  /** Also bind a UDP socket on loopback. */
-  udp?: boolean;
-  /** Burn this many ms of CPU every 100 ms, so the group's CPU counter moves. */
-  busyMs?: number;
-  /** Node binary to run (a hard link with a chosen name gives the child that exe path). */
-  execPath?: string;
-}
-
-/**
- * Spawns a child Node process that listens on a fresh loopback TCP port (and optionally
- * UDP), with a chosen process name. Resolves once the sockets are bound.
- */
-export async function startListener(o: ListenerOptions): Promise<Listener> {
-  const script = `
-    const o = JSON.parse(process.argv[1]);
-    process.title = o.title;
-    const net = require('net'), http = require('http'), dgram = require('dgram');
-    const srv = o.http
-      ? http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end('ok\\n'); })
-      : net.createServer((s) => s.end());
-    srv.listen(0, '127.0.0.1', () => {
-      const report = (udpPort) => process.stdout.write(JSON.stringify({ tcpPort: srv.address().port, udpPort }) + '\\n');
-      if (!o.udp) return report(undefined);
-      const u = dgram.createSocket('udp4');
-      u.bind(0, '127.0.0.1', () => report(u.address().port));
-    });
-    if (o.busyMs > 0) setInterval(() => { const t = Date.now(); while (Date.now() - t < o.busyMs) {} }, 100);
-    process.on('SIGTERM', () => process.exit(0));
-  `;
-  const proc = spawn(o.execPath ?? process.execPath, ['-e', script, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const m = new Managed(`listener ${o.title}`, proc);
-  const ports = await new Promise<{ tcpPort: number; udpPort?: number }>((resolve, reject) => {
-    let buf = '';
-    const onData = (b: Buffer): void => {
-      buf += b.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        proc.stdout?.off('data', onData);
-        try {
-          resolve(JSON.parse(buf.slice(0, nl)) as { tcpPort: number; udpPort?: number });
-        } catch (err) {
-          reject(err as Error);
-        }
-      }
-    };
-    proc.stdout?.on('data', onData);
-    void m.exited.then(() => reject(new Error(`listener ${o.title} exited early:\n${m.output()}`)));
-  });
-  return Object.assign(m, ports);
-}
-
 export interface Daemon extends Managed {
   port: number;
   baseUrl: string;
@@ -259,7 +132,7 @@ export async function startDaemon(opts: { args?: string[]; env?: Record<string, 
   try {
     await waitFor('daemon /healthz', async () => {
       if (!m.running) throw new Error(`daemon exited:\n${m.output()}`);
-      const r = await httpGet(`${baseUrl}/healthz`, 1000);
+      const r = await get(`${baseUrl}/healthz`, {}, 1000);
       return r.status === 200 ? true : undefined;
     }, 15_000);
   } catch (err) {
@@ -270,7 +143,7 @@ export async function startDaemon(opts: { args?: string[]; env?: Record<string, 
     port,
     baseUrl,
     async scrape(): Promise<string> {
-      const r = await httpGet(`${baseUrl}/metrics`);
+      const r = await get(`${baseUrl}/metrics`);
       if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
       return r.body;
     },
@@ -303,7 +176,7 @@ export interface PromSample {
 export async function startPrometheus(configYaml: string, extraArgs: string[] = []): Promise<Prometheus> {
   const bin = which('prometheus');
   if (!bin) throw new Error('prometheus is not installed (Debian package "prometheus"; .ci/run installs it)');
-  const dir = tempDir('prometheus');
+  const dir = tempDir('prometheus').dir;
   const config = path.join(dir, 'prometheus.yml');
   fs.writeFileSync(config, configYaml);
   const port = await freePort();
@@ -323,15 +196,15 @@ export async function startPrometheus(configYaml: string, extraArgs: string[] = 
   try {
     await waitFor('prometheus /-/ready', async () => {
       if (!m.running) throw new Error(`prometheus exited:\n${m.output()}`);
-      const r = await httpGet(`${url}/-/ready`, 1000);
+      const r = await get(`${url}/-/ready`, {}, 1000);
       return r.status === 200 ? true : undefined;
     }, 20_000);
   } catch (err) {
     await m.stop();
     throw err;
   }
-  const get = async <T>(apiPath: string): Promise<T> => {
-    const r = await httpGet(`${url}${apiPath}`);
+  const api = async <T>(apiPath: string): Promise<T> => {
+    const r = await get(`${url}${apiPath}`);
     let body: { status: string; data?: T; errorType?: string; error?: string };
     try {
       body = JSON.parse(r.body) as typeof body;
@@ -344,9 +217,9 @@ export async function startPrometheus(configYaml: string, extraArgs: string[] = 
   return Object.assign(m, {
     url,
     dir,
-    get,
+    get: api,
     async query(expr: string): Promise<PromSample[]> {
-      const data = await get<{ resultType: string; result: PromSample[] | [number, string] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const data = await api<{ resultType: string; result: PromSample[] | [number, string] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
       // scalar / string results come back as one [time, value] pair
       if (data.resultType === 'scalar' || data.resultType === 'string') return [{ metric: {}, value: data.result as [number, string] }];
       return data.result as PromSample[];
@@ -361,6 +234,25 @@ export function promtool(args: string[], input?: string): SpawnSyncReturns<strin
   return spawnSync(bin, args, { input, encoding: 'utf8', timeout: 60_000 });
 }
 
+/**
+ * The one promtool finding process-exporter's contract forces on us: the gauge
+ * namedprocess_namegroup_thread_count ends in _count (process-exporter 0.7.10 draws the same lint).
+ */
+const CONTRACT_LINT = /^namedprocess_namegroup_thread_count non-histogram and non-summary metrics should not have "_count" suffix$/;
+
+/**
+ * `promtool check metrics` over an exposition page: its findings (parse errors and lint) other
+ * than CONTRACT_LINT, [] for a clean page. Exit 3 means lint findings only; anything but 0 or 3
+ * with no finding printed is reported as a finding.
+ */
+export function promtoolFindings(page: string): string[] {
+  const r = promtool(['check', 'metrics'], page);
+  const findings = `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const unexpected = findings.filter((l) => !CONTRACT_LINT.test(l));
+  if (unexpected.length === 0 && r.status !== 0 && !(r.status === 3 && findings.length > 0)) unexpected.push(`promtool exited ${r.status ?? r.signal}`);
+  return unexpected;
+}
+
 export function chromiumPath(): string | undefined {
   return process.env.CHROMIUM_BIN ?? which('chromium', ['/usr/bin/chromium']) ?? which('chromium-browser');
 }
@@ -372,7 +264,7 @@ export function chromiumPath(): string | undefined {
 export async function chromiumDumpDom(url: string, timeoutMs = 60_000): Promise<string> {
   const bin = chromiumPath();
   if (!bin) throw new Error('chromium is not installed (Debian package "chromium"; .ci/run installs it)');
-  const profile = tempDir('chromium');
+  const profile = tempDir('chromium').dir;
   const proc = spawn(
     bin,
     [

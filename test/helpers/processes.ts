@@ -19,11 +19,25 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-/** Starts listener-child.js and resolves once it printed "ready". */
-export function startListener(mode: string, host: string, port: number, title: string, env: NodeJS.ProcessEnv = {}): Promise<Child> {
-  const proc = spawn(process.execPath, [LISTENER_CHILD, mode, host, String(port), title], {
+export interface ListenerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Also bind a UDP socket on the same host; its port comes last in `ports`. */
+  udp?: boolean;
+  /** Burn this many ms of CPU every 100 ms, so the process' CPU counters move. */
+  busyMs?: number;
+  /** Node binary to run (a hard link with a chosen name gives the child that exe path). */
+  execPath?: string;
+}
+
+/**
+ * Starts listener-child.js (modes: see there; `title` becomes its comm, at most 15 bytes
+ * survive) and resolves once it printed "ready" with its ports.
+ */
+export function startListener(mode: string, host: string, port: number, title: string, o: ListenerOptions = {}): Promise<Child> {
+  const extra = [...(o.udp ? ['--udp'] : []), ...(o.busyMs ? [`--busy-ms=${o.busyMs}`] : [])];
+  const proc = spawn(o.execPath ?? process.execPath, [LISTENER_CHILD, mode, host, String(port), title, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...o.env },
   });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));

@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { OPTIONS } from '../../src/config/options';
 import { PORT_FAMILIES } from '../../src/metrics/contract';
-import { promtool, repoPath, tempDir } from '../helpers/pipelines';
+import { promtool, repoPath } from '../helpers/pipelines';
+import { tempDir } from '../helpers/tmp';
 
 const CONFIG_DIR = repoPath('otel-config');
 const read = (rel: string): string => fs.readFileSync(path.join(CONFIG_DIR, rel), 'utf8');
@@ -77,7 +78,7 @@ test('Prometheus 3.x OTLP-receiver config: otlp section per the 3.x docs, the re
   assert.match(read('prometheus/otlp-receiver.yml'), /--web\.enable-otlp-receiver/);
   assert.match(read('prometheus/otlp-receiver.yml'), /\/api\/v1\/otlp\/v1\/metrics/);
   // promtool 2.42 predates `otlp:`; everything else must still be valid.
-  const dir = tempDir('prom3');
+  const dir = tempDir('prom3').dir;
   const rest: Record<string, unknown> = { ...doc };
   delete rest.otlp;
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(rest));
@@ -179,7 +180,7 @@ test('Collector: prometheus receiver scraping the daemon; its scrape config pass
   assert.equal(recv.config.scrape_configs[0]!.job_name, 'otel-host-receiver');
   assert.deepEqual(recv.config.scrape_configs[0]!.static_configs[0]!.targets, [`localhost:${DEFAULT_PORT}`]);
   // `$$` is the Collector's escape for a literal `$` in the embedded Prometheus config.
-  const dir = tempDir('otelcol-scrape');
+  const dir = tempDir('otelcol-scrape').dir;
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(recv.config).replace(/\$\$/g, '$'));
   ok(promtool(['check', 'config', path.join(dir, 'prometheus.yml')]), 'promtool check config (collector/scrape.yaml receivers.prometheus.config)');
 });

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig, OPTIONS, type Config } from '../../src/config/options';
-import { repoPath, tempDir, which } from '../helpers/pipelines';
+import { repoPath, which } from '../helpers/pipelines';
+import { tempDir } from '../helpers/tmp';
 
 /** Every environment variable the daemon reads (the option table plus the two the loader reads directly). */
 const DAEMON_ENV = new Set<string>([
@@ -118,7 +119,7 @@ test('Dockerfile: multi-stage slim Node 20, non-root, PROC_PREFIX, port 9464, ca
 test('Dockerfile build step replayed locally: src/ alone compiles to the ENTRYPOINT, which starts', () => {
   // The build stage copies package files, tsconfig.json and src/ only (no test/, bench/),
   // then runs `npx tsc -p tsconfig.json`. Replay that on a copy with the repo's node_modules.
-  const dir = tempDir('docker-build');
+  const dir = tempDir('docker-build').dir;
   for (const f of ['package.json', 'package-lock.json', 'tsconfig.json']) fs.copyFileSync(repoPath(f), path.join(dir, f));
   fs.cpSync(repoPath('src'), path.join(dir, 'src'), { recursive: true });
   fs.symlinkSync(repoPath('node_modules'), path.join(dir, 'node_modules'), 'dir');
@@ -252,7 +253,7 @@ test('systemd unit: capabilities instead of root; systemd-analyze verify', (t) =
   let target = unitPath;
   if (!nodeOnPath) {
     // node lives elsewhere on this machine: verify a copy that names this node binary.
-    const dir = tempDir('systemd');
+    const dir = tempDir('systemd').dir;
     target = path.join(dir, 'otel-host-receiver.service');
     fs.writeFileSync(target, text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
   }

@@ -13,7 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { repoPath, startDaemon, startListener, startPrometheus, waitFor, type Daemon, type Listener, type Prometheus, type PromSample } from '../helpers/pipelines';
+import { repoPath, startDaemon, startPrometheus, type Daemon, type Prometheus, type PromSample } from '../helpers/pipelines';
+import { startListener, type Child } from '../helpers/processes';
+import { waitFor } from '../helpers/wait';
 
 const PROM_DIR = repoPath('otel-config', 'prometheus');
 const JOB = 'otel-host-receiver';
@@ -76,7 +78,10 @@ function value(s: PromSample): number {
 }
 
 describe('Prometheus scraping otel-host-receiver with the shipped config', { timeout: 120_000 }, () => {
-  let svc: Listener;
+  let svc: Child;
+  /** The test service's TCP (HTTP) and UDP ports. */
+  let tcpPort: number;
+  let udpPort: number;
   let otlp: OtlpReceiver;
   let daemon: Daemon;
   let prom: Prometheus;
@@ -101,14 +106,15 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
 
   before(async () => {
     // A service of our own: HTTP on a loopback TCP port, a bound UDP port, some CPU use.
-    svc = await startListener({ title: TITLE, http: true, udp: true, busyMs: 20 });
+    svc = await startListener('http', '127.0.0.1', 0, TITLE, { udp: true, busyMs: 20 });
+    [tcpPort, udpPort] = svc.ports as [number, number];
     // both exports on, as in production: OTLP goes to a real receiver on loopback
     otlp = new OtlpReceiver();
     const endpoint = await otlp.start();
     daemon = await startDaemon({ env: { OTEL_METRICS_EXPORTER: 'prometheus,otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint, OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
     await waitFor('the daemon to report the test listener', async () => {
       const page = await daemon.scrape();
-      return page.includes(`port="${svc.tcpPort}"`) ? true : undefined;
+      return page.includes(`port="${tcpPort}"`) ? true : undefined;
     }, 20_000);
     prom = await startPrometheus(testScrapeConfig(daemon.port));
   });
@@ -117,7 +123,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
     await prom?.stop();
     await daemon?.stop();
     await otlp?.stop();
-    await svc?.stop();
+    await svc?.kill();
   });
 
   it('scrapes the daemon: up == 1, job and instance from the shipped config', async () => {
@@ -129,7 +135,7 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
   });
 
   it('node_tcp_port_alive == 1 for the port the test opened, with its process name and executable', async () => {
-    const r = await data(`node_tcp_port_alive{port="${svc.tcpPort}"}`);
+    const r = await data(`node_tcp_port_alive{port="${tcpPort}"}`);
     assert.equal(r.length, 1);
     assert.deepEqual(r[0]!.metric, {
       __name__: 'node_tcp_port_alive',
@@ -137,17 +143,17 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
       instance: '127.0.0.1',
       process_name: TITLE,
       exe_path: fs.realpathSync(process.execPath),
-      port: String(svc.tcpPort),
+      port: String(tcpPort),
     });
     assert.equal(value(r[0]!), 1);
-    const latency = await data(`node_tcp_port_response_seconds{port="${svc.tcpPort}"}`);
+    const latency = await data(`node_tcp_port_response_seconds{port="${tcpPort}"}`);
     assert.ok(value(latency[0]!) > 0 && value(latency[0]!) < 1, `connect time ${latency[0]!.value[1]}`);
   });
 
   it('node_http_port_alive, node_udp_port_alive and node_process_alive for the test process', async () => {
-    const httpAlive = await data(`node_http_port_alive{port="${svc.tcpPort}"} == 1`);
+    const httpAlive = await data(`node_http_port_alive{port="${tcpPort}"} == 1`);
     assert.equal(httpAlive[0]!.metric.process_name, TITLE);
-    const udp = await data(`node_udp_port_alive{port="${svc.udpPort}"}`);
+    const udp = await data(`node_udp_port_alive{port="${udpPort}"}`);
     assert.equal(value(udp[0]!), 1);
     assert.equal(udp[0]!.metric.process_name, TITLE);
     const proc = await data(`node_process_alive{process_name="${TITLE}"}`);
@@ -201,8 +207,8 @@ describe('Prometheus scraping otel-host-receiver with the shipped config', { tim
     const byName = new Map(rules.map((r) => [r.alert, r.expr]));
     assert.deepEqual(await prom.query(byName.get('OtelHostReceiverDown')!), []);
     assert.deepEqual(await prom.query(byName.get('OtelHostReceiverMissing')!), []);
-    assert.equal(await selects(byName.get('OtelHostReceiverTcpPortDown')!, svc.tcpPort), false);
-    assert.equal(await selects(byName.get('OtelHostReceiverHttpEndpointHung')!, svc.tcpPort), false);
+    assert.equal(await selects(byName.get('OtelHostReceiverTcpPortDown')!, tcpPort), false);
+    assert.equal(await selects(byName.get('OtelHostReceiverHttpEndpointHung')!, tcpPort), false);
   });
 
   it('every dashboard query and template variable: parses and returns data', async () => {

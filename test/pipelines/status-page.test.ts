@@ -13,7 +13,11 @@ import { loadConfig, type Config } from '../../src/config/options';
 import { Daemon as InProcessDaemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { PORT_FAMILIES, type FamilySpec } from '../../src/metrics/contract';
-import { chromiumDumpDom, htmlText, httpGet, nodeAt, repoPath, startDaemon, startListener, tempDir, waitFor, type Daemon, type Listener } from '../helpers/pipelines';
+import { get } from '../helpers/http';
+import { chromiumDumpDom, htmlText, nodeAt, repoPath, startDaemon, type Daemon } from '../helpers/pipelines';
+import { startListener, type Child } from '../helpers/processes';
+import { tempDir } from '../helpers/tmp';
+import { waitFor } from '../helpers/wait';
 
 const TITLE = 'otel-host-receiver';
 
@@ -35,8 +39,8 @@ function injectedElements(dom: string): string[] {
 
 describe('status page in headless Chromium', { timeout: 120_000 }, () => {
   let daemon: Daemon;
-  let svc: Listener;
-  let hostile: Listener;
+  let svc: Child;
+  let hostile: Child;
   // comm (15 bytes max): markup and both quote characters
   const hostileComm = `<b>"x'&</b>`;
   let hostileExe: string;
@@ -44,31 +48,31 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
   before(async () => {
     // An executable path that is live markup if a page forgets to escape it: a hard link to
     // node inside a directory named like an <img> tag with an onerror handler.
-    const dir = path.join(tempDir('status'), `<img src=x onerror="document.title='pwned'">`);
+    const dir = path.join(tempDir('status').dir, `<img src=x onerror="document.title='pwned'">`);
     hostileExe = nodeAt(dir);
-    svc = await startListener({ title: 'pl-status-svc', http: true });
-    hostile = await startListener({ title: hostileComm, execPath: hostileExe });
+    svc = await startListener('http', '127.0.0.1', 0, 'pl-status-svc');
+    hostile = await startListener('banner', '127.0.0.1', 0, hostileComm, { execPath: hostileExe });
     daemon = await startDaemon();
     await waitFor('both listeners probed and in /api/status', async () => {
-      const r = await httpGet(`${daemon.baseUrl}/api/status`);
+      const r = await get(`${daemon.baseUrl}/api/status`);
       const s = JSON.parse(r.body) as StatusData;
-      const mine = s.ports.find((p) => p.port === svc.tcpPort);
-      const evil = s.ports.find((p) => p.port === hostile.tcpPort);
+      const mine = s.ports.find((p) => p.port === svc.ports[0]);
+      const evil = s.ports.find((p) => p.port === hostile.ports[0]);
       return mine?.tcpAlive === 1 && mine.isHttp && evil?.tcpAlive === 1 ? true : undefined;
     }, 45_000);
   });
 
   after(async () => {
     await daemon?.stop();
-    await svc?.stop();
-    await hostile?.stop();
+    await svc?.kill();
+    await hostile?.kill();
   });
 
   it('shows the port the test opened, with protocol, process name, executable, pid and state', async () => {
     const dom = await chromiumDumpDom(`${daemon.baseUrl}/`);
     assert.match(dom, new RegExp(`<title>${TITLE}</title>`));
-    const cells = row(dom, 'ports', 1, String(svc.tcpPort));
-    assert.ok(cells, `port ${svc.tcpPort} is not on the page`);
+    const cells = row(dom, 'ports', 1, String(svc.ports[0]));
+    assert.ok(cells, `port ${svc.ports[0]} is not on the page`);
     const [proto, , processName, exe, pid, boundOn, state, connect, httpState] = cells;
     assert.equal(proto, 'tcp');
     assert.equal(processName, 'pl-status-svc');
@@ -88,7 +92,7 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
     // One group per process, named <comm>_<pid> (the default grouping).
     const group = `pl-status-svc_${svc.pid}`;
     await waitFor(`group ${group} in /api/status`, async () => {
-      const s = JSON.parse((await httpGet(`${daemon.baseUrl}/api/status`)).body) as StatusData;
+      const s = JSON.parse((await get(`${daemon.baseUrl}/api/status`)).body) as StatusData;
       return s.groups.some((g) => g.groupname === group) ? true : undefined;
     }, 20_000);
     const dom = await chromiumDumpDom(`${daemon.baseUrl}/?groups=all`);
@@ -110,8 +114,8 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
     const dom = await chromiumDumpDom(`${daemon.baseUrl}/`);
     assert.match(dom, new RegExp(`<title>${TITLE}</title>`), 'the injected onerror handler changed the title');
     assert.deepEqual(injectedElements(dom), [], 'markup from /proc became elements');
-    const cells = row(dom, 'ports', 1, String(hostile.tcpPort));
-    assert.ok(cells, `port ${hostile.tcpPort} is not on the page`);
+    const cells = row(dom, 'ports', 1, String(hostile.ports[0]));
+    assert.ok(cells, `port ${hostile.ports[0]} is not on the page`);
     assert.equal(cells[2], hostileComm);
     assert.equal(cells[3], hostileExe);
   });
@@ -139,7 +143,7 @@ describe('status page in headless Chromium', { timeout: 120_000 }, () => {
       otlp: { enabled: true, endpoint: p(0), up: 0, exports: 1, failures: 1, lastError: p(1), lastSuccess: p(2) },
       discovery: { unownedSockets: 0, unreadableProcesses: 0 },
     };
-    const file = path.join(tempDir('status-unit'), 'status.html');
+    const file = path.join(tempDir('status-unit').dir, 'status.html');
     fs.writeFileSync(file, renderStatusPage(data, `/metrics"><script>document.title='pwned'</script>`));
     const dom = await chromiumDumpDom(`file://${file}`);
     assert.match(dom, new RegExp(`<title>${TITLE}</title>`), 'an injected script or handler ran');

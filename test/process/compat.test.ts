@@ -13,11 +13,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseExposition, type Exposition } from '../helpers/exposition';
-import { get, waitFor } from '../helpers/http';
+import { get } from '../helpers/http';
+import { freePort } from '../helpers/ports';
+import { killAndWait } from '../helpers/processes';
+import { sleep, waitFor } from '../helpers/wait';
 import { PROCESS_EXPORTER_RENAMES, SEED_ADDITIONS } from '../../src/metrics/namedprocess';
 
 const PE = '/usr/bin/prometheus-process-exporter';
@@ -36,21 +38,6 @@ function run(cmd: string, args: string[]): ChildProcess {
   const c = spawn(cmd, args, { stdio: 'ignore' });
   children.push(c);
   return c;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  await exited;
 }
 
 /** Scrapes until every expected group is there (and, for ours, a second sample has run). */
@@ -110,7 +97,7 @@ test('same config file: same families, types, labels, group names and idle value
     '-e',
     "const { Worker } = require('worker_threads'); for (let i = 0; i < 2; i++) new Worker('setInterval(() => {}, 1 << 30)', { eval: true }); setTimeout(() => { process.title = 'ohr-compat-mt'; }, 200); setInterval(() => {}, 1 << 30);",
   ]);
-  await new Promise((r) => setTimeout(r, 800));
+  await sleep(800);
 
   const config = path.join(dir, 'compat.yaml');
   writeFileSync(
@@ -146,7 +133,7 @@ test('same config file: same families, types, labels, group names and idle value
   const expected = ['compat-sleep', 'cap-25-<no value>', `sleep_${perPid.pid}`, 'ohr-parent', 'ohr-compat-mt'];
   const peText = await scrapeWhen(`http://127.0.0.1:${pePort}/metrics`, expected, 'process-exporter groups');
   await scrapeWhen(`http://127.0.0.1:${ourPort}/metrics`, expected, 'our groups');
-  await new Promise((r) => setTimeout(r, 1200)); // one more sample of ours: values settle like process-exporter's second scrape
+  await sleep(1200); // one more sample of ours: values settle like process-exporter's second scrape
   const pe2 = await scrapeWhen(`http://127.0.0.1:${pePort}/metrics`, expected, 'process-exporter groups');
   const our = await scrapeWhen(`http://127.0.0.1:${ourPort}/metrics`, expected, 'our groups');
   assert.ok(peText.samples.length > 0);
@@ -205,14 +192,14 @@ test('same config file: same families, types, labels, group names and idle value
   const stateSum = (e: Exposition): number => e.samples.filter((s) => s.name === `${PREFIX}states` && s.labels.groupname === 'ohr-compat-mt').reduce((a, s) => a + s.value, 0);
   assert.equal(stateSum(our), stateSum(pe2), 'states count the process and every task, as process-exporter does');
 
-  await Promise.all([stop(ours), stop(pe), stop(parent)]);
+  await Promise.all([killAndWait(ours, 'SIGTERM'), killAndWait(pe, 'SIGTERM'), killAndWait(parent, 'SIGTERM')]);
   for (const c of [...sleeps, capture, perPid, templated, cgroups, mt]) c.kill('SIGKILL');
 });
 
 test('same -procnames: same group names', { skip, timeout: 60_000 }, async () => {
   const mt = run(process.execPath, ['-e', "process.title = 'ohr-procnames'; setInterval(() => {}, 1 << 30);"]);
   const kid = run(process.execPath, ['-e', "process.title = 'ohr-pn-kid'; setInterval(() => {}, 1 << 30);"]);
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   const pePort = await freePort();
   const ourPort = await freePort();
   const pe = run(PE, ['-web.listen-address', `127.0.0.1:${pePort}`, '-procnames', 'ohr-procnames,ohr-pn-kid,ohr-absent']);
@@ -223,7 +210,7 @@ test('same -procnames: same group names', { skip, timeout: 60_000 }, async () =>
   assert.deepEqual(groupsOf(ourE), groupsOf(peE));
   assert.deepEqual(groupsOf(ourE), want, 'a listed name without a process has no group in either');
   for (const g of want) assert.equal(v(ourE, 'num_threads', { groupname: g }), v(peE, 'num_threads', { groupname: g }));
-  await Promise.all([stop(ours), stop(pe)]);
+  await Promise.all([killAndWait(ours, 'SIGTERM'), killAndWait(pe, 'SIGTERM')]);
   mt.kill('SIGKILL');
   kid.kill('SIGKILL');
 });

@@ -20,7 +20,6 @@ import { readNetNsSync } from '../../src/procfs/pid-ns';
 import { listTasksSync } from '../../src/procfs/pid-task';
 import { readCmdlineSync } from '../../src/procfs/pid-cmdline';
 import { readProcStatSync } from '../../src/procfs/proc-stat';
-import { readSmallSync } from '../../src/procfs/fast-read';
 
 const ROOT = path.resolve(__dirname, '../../../test/fixtures/proc-process/proc');
 const fs = new ProcFs(ROOT);
@@ -35,7 +34,8 @@ test('readers over the fixture: webserver pid 100 with three threads', () => {
   const stat = readPidStatSync(fs, 100);
   assert.equal(stat.comm, 'webserver');
   assert.equal(stat.numThreads, 3);
-  assert.equal(stat.userSeconds, 2.5); // 250 ticks / USER_HZ
+  assert.equal(stat.userTicks, 250);
+  assert.equal(stat.systemTicks, 130);
   assert.equal(stat.residentBytes, 2560 * 4096);
   assert.equal(readPidStatSync(fs, 100, 101).comm, 'worker');
   assert.equal(readPidStatusSync(fs, 100).vmSwapBytes, 1024 * 1024);
@@ -59,18 +59,20 @@ test('readers over the fixture: webserver pid 100 with three threads', () => {
 test('a file that is gone reads as vanished (ENOENT), never as empty', () => {
   assert.throws(() => readPidStatusSync(fs, 300), (err: unknown) => isVanished(err));
   assert.throws(() => readFdTableSync(fs, 400, true), (err: unknown) => isVanished(err));
-  assert.throws(() => readSmallSync(fs, '99999/stat'), (err: unknown) => isVanished(err));
+  assert.throws(() => fs.readSync('99999/stat'), (err: unknown) => isVanished(err));
 });
 
-test('readSmallSync reads past its initial buffer and honours the cap', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fast-read-'));
+test('ProcFs.readSync reads past its initial buffer and honours the cap', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'procfs-read-'));
   try {
     const big = 'x'.repeat(100_000) + 'end';
     writeFileSync(path.join(dir, 'big'), big);
     const tmp = new ProcFs(dir);
-    assert.equal(readSmallSync(tmp, 'big'), big);
-    assert.equal(readSmallSync(tmp, 'big', 100), 'x'.repeat(100));
-    assert.equal(readSmallSync(fs, '100/wchan'), 'do_epoll_wait'); // the shared buffer holds no stale bytes
+    assert.equal(tmp.readSync('big'), big);
+    assert.equal(tmp.readSync('big', 100), 'x'.repeat(100));
+    assert.equal(tmp.readSync('big', 100_000, 'latin1'), 'x'.repeat(100_000));
+    writeFileSync(path.join(dir, 'small'), 'ab');
+    assert.equal(tmp.readSync('small'), 'ab'); // the reused buffer holds no stale bytes
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

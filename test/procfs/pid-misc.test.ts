@@ -4,7 +4,7 @@ import { parsePidCgroup } from '../../src/procfs/pid-cgroup';
 import { parseWchan } from '../../src/procfs/pid-wchan';
 import { parseProcStat } from '../../src/procfs/proc-stat';
 import { readdirSync, readFileSync } from 'node:fs';
-import { isKernelThread, parsePidStat, parsePidStatFast } from '../../src/procfs/pid-stat';
+import { isKernelThread, PAGE_SIZE, parsePidStat } from '../../src/procfs/pid-stat';
 
 test('parsePidCgroup keeps file order, v1 controllers, and colons inside paths', () => {
   assert.deepEqual(parsePidCgroup('4:memory:/process_api/9bb0\n1:cpu,cpuacct:/\n0::/a:b\n'), [
@@ -39,30 +39,48 @@ test('isKernelThread reads PF_KTHREAD from stat flags', () => {
   assert.equal(parsePidStat(line(4194304)).flags, 4194304);
 });
 
-test('parsePidStatFast gives parsePidStat results, errors included, on odd lines and on every live stat', () => {
-  const odd = [
-    '1 (a b) c) S 0',
-    '12 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22',
-    'garbage',
-    '5 (z) S 1 1 1 0 -1 4194560 10 0 2 0 1 2 0 0 20 0 1 0 100 4096 10 18446744073709551615\n',
-    '7 (tab\tname) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n',
-  ];
-  const live = readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((p) => {
-      try {
-        return [readFileSync(`/proc/${p}/stat`, 'utf8')];
-      } catch {
-        return []; // exited
-      }
-    });
-  assert.ok(live.length > 3);
-  const run = (f: (t: string) => unknown, t: string): string => {
+test('parsePidStat: comm with spaces and parentheses, ticks kept as ticks, rss in bytes, clear errors', () => {
+  assert.deepEqual(parsePidStat('12 (x) y) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22'), {
+    pid: 12,
+    comm: 'x) y',
+    state: 'R',
+    ppid: 1,
+    flags: 6,
+    minorFaults: 7,
+    majorFaults: 9,
+    userTicks: 11,
+    systemTicks: 12,
+    numThreads: 17,
+    startTicks: 19,
+    virtualBytes: 20,
+    residentBytes: 21 * PAGE_SIZE,
+  });
+  const tab = parsePidStat('7 (tab\tname) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n');
+  assert.equal(tab.comm, 'tab\tname');
+  assert.equal(tab.state, 'D');
+  assert.equal(tab.startTicks, 5);
+  // u64 fields past the ones we keep (rsslim) do not matter; a trailing newline ends the last field
+  assert.equal(parsePidStat('5 (z) S 1 1 1 0 -1 4194560 10 0 2 0 1 2 0 0 20 0 1 0 100 4096 10 18446744073709551615\n').residentBytes, 10 * PAGE_SIZE);
+  assert.throws(() => parsePidStat('garbage'), /malformed stat: no \(comm\)/);
+  assert.throws(() => parsePidStat('x (a) S 1'), /malformed stat: bad pid/);
+  assert.throws(() => parsePidStat('1 (a b) c) S 0'), /malformed stat: field 9 is undefined/);
+  assert.throws(() => parsePidStat('9 (n) S 1 1 1 0 -1 x 0 0 0'), /malformed stat: field 9 is "x"/);
+  assert.throws(() => parsePidStat(''), /malformed stat/);
+});
+
+test('parsePidStat reads every live stat of this host', () => {
+  let parsed = 0;
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let text: string;
     try {
-      return JSON.stringify(f(t));
-    } catch (err) {
-      return `error: ${(err as Error).message}`;
+      text = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      continue; // exited
     }
-  };
-  for (const t of [...odd, ...live]) assert.equal(run(parsePidStatFast, t), run(parsePidStat, t), t);
+    const st = parsePidStat(text);
+    assert.equal(st.pid, Number(p), text);
+    assert.ok(Number.isInteger(st.userTicks) && Number.isInteger(st.startTicks), text);
+    parsed++;
+  }
+  assert.ok(parsed > 3);
 });
