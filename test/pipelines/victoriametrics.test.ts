@@ -20,22 +20,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseExposition, type Exposition, type Sample } from '../helpers/exposition';
-import {
-  freePort,
-  httpGet,
-  Managed,
-  repoPath,
-  sleep,
-  startDaemon,
-  startListener,
-  startPrometheus,
-  tempDir,
-  waitFor,
-  which,
-  type Daemon,
-  type Listener,
-  type Prometheus,
-} from '../helpers/pipelines';
+import { get as httpGet } from '../helpers/http';
+import { Managed, repoPath, startDaemon, startPrometheus, which, type Daemon, type Prometheus } from '../helpers/pipelines';
+import { freePort } from '../helpers/ports';
+import { startListener, type Child } from '../helpers/processes';
+import { tempDir } from '../helpers/tmp';
+import { sleep, waitFor } from '../helpers/wait';
 
 const VM_DIR = process.env.VICTORIA_METRICS_DIR ?? repoPath('.cache', 'victoria-metrics');
 const VM_BIN = path.join(VM_DIR, 'usr', 'bin', 'victoria-metrics');
@@ -109,7 +99,7 @@ interface Server extends Managed {
 
 /** Starts a VictoriaMetrics binary with its output in a log file; resolves when /health says OK. */
 async function startVmBinary(name: string, bin: string, port: number, args: string[]): Promise<Server> {
-  const log = path.join(tempDir(name), `${name}.log`);
+  const log = path.join(tempDir(name).dir, `${name}.log`);
   const fd = fs.openSync(log, 'a');
   const proc = spawn(bin, args, { stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
@@ -118,7 +108,7 @@ async function startVmBinary(name: string, bin: string, port: number, args: stri
   try {
     await waitFor(`${name} /health`, async () => {
       if (!m.running) throw new Error(`${name} exited:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
-      const r = await httpGet(`${url}/health`, 1000);
+      const r = await httpGet(`${url}/health`, {}, 1000);
       return r.status === 200 ? true : undefined;
     }, 20_000);
   } catch (err) {
@@ -222,7 +212,9 @@ async function scrapeAt(d: Daemon): Promise<Scrape> {
 const sampleKey = (s: Sample): string => key(s.name, s.labels);
 
 describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (Debian trixie victoria-metrics)', { skip: vmSkip, timeout: 170_000 }, () => {
-  let svc: Listener;
+  let svc: Child;
+  let tcpPort: number;
+  let udpPort: number;
   let vm: Server;
   let agent: Server | undefined;
   let prom: Prometheus | undefined;
@@ -245,13 +237,14 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
   const figures: string[] = [];
 
   before(async () => {
-    svc = await startListener({ title: TITLE, http: true, udp: true, busyMs: 20 });
+    svc = await startListener('http', '127.0.0.1', 0, TITLE, { udp: true, busyMs: 20 });
+    [tcpPort, udpPort] = svc.ports as [number, number];
     group = `${TITLE}_${svc.pid}`;
 
     const vmPort = await freePort();
     vm = await startVmBinary('victoria-metrics', VM_BIN, vmPort, testArgs('victoria-metrics.env', 'relabelConfig', {
       httpListenAddr: `127.0.0.1:${vmPort}`,
-      storageDataPath: tempDir('vm-data'),
+      storageDataPath: tempDir('vm-data').dir,
     }));
     if (!promSkip) {
       prom = await startPrometheus('global:\n  evaluation_interval: 1m\n', ['--web.enable-remote-write-receiver']);
@@ -259,7 +252,7 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
       agent = await startVmBinary('vmagent', VMAGENT_BIN, agentPort, testArgs('vmagent.env', 'remoteWrite.relabelConfig', {
         httpListenAddr: `127.0.0.1:${agentPort}`,
         'remoteWrite.url': `${prom.url}/api/v1/write`,
-        'remoteWrite.tmpDataPath': tempDir('vmagent-queue'),
+        'remoteWrite.tmpDataPath': tempDir('vmagent-queue').dir,
       }));
     }
 
@@ -270,7 +263,7 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
     if (agent) toAgent = await daemonFor(agent);
     for (const d of [toVm, toAgent]) {
       if (!d) continue;
-      await waitFor('the daemon to report the test listener', async () => ((await d.scrape()).includes(`port="${svc.tcpPort}"`) ? true : undefined), 20_000);
+      await waitFor('the daemon to report the test listener', async () => ((await d.scrape()).includes(`port="${tcpPort}"`) ? true : undefined), 20_000);
     }
 
     // The window: both daemons push for WINDOW_MS; two scrapes of the VictoriaMetrics daemon two
@@ -328,7 +321,7 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
     await agent?.stop();
     await prom?.stop();
     await vm?.stop();
-    await svc?.stop();
+    await svc?.kill('SIGTERM');
     if (figures.length > 0) console.log(`victoriametrics figures:\n  ${figures.join('\n  ')}`);
   });
 
@@ -348,7 +341,7 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
     assert.equal(clock.timestamps.length, vmPushes, 'pushes counted and pushes stored differ');
     assert.equal(distinct(clock.timestamps), vmPushes, 'the self-metric repeats a timestamp');
     const checked: Array<[string, Record<string, string>]> = [
-      ['node_tcp_port_alive', { port: String(svc.tcpPort) }], // an unchanged gauge (the port stays up)
+      ['node_tcp_port_alive', { port: String(tcpPort) }], // an unchanged gauge (the port stays up)
       ['node_process_alive', { process_name: TITLE }], // another one
       ['namedprocess_scrape_errors_total', {}], // an unchanged counter (0) of the contract families
       ['namedprocess_namegroup_major_page_faults_total', { groupname: group }], // one that rarely moves
@@ -407,9 +400,9 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
   it('five values equal to the scrape path within one cycle', () => {
     const { at, page } = scrapes[1]!;
     const checks: Array<[string, Record<string, string>]> = [
-      ['node_tcp_port_alive', { port: String(svc.tcpPort) }],
-      ['node_http_port_alive', { port: String(svc.tcpPort) }],
-      ['node_udp_port_alive', { port: String(svc.udpPort) }],
+      ['node_tcp_port_alive', { port: String(tcpPort) }],
+      ['node_http_port_alive', { port: String(tcpPort) }],
+      ['node_udp_port_alive', { port: String(udpPort) }],
       ['namedprocess_namegroup_oldest_start_time_seconds', { groupname: group }],
       ['namedprocess_namegroup_open_filedesc', { groupname: group }],
     ];
@@ -465,6 +458,11 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
         `${outOfOrder} out of order, ${outOfBounds} out of bounds, ${tooOld} too old; vmagent: ${agentFailed} failed requests, ${dropped} dropped`,
     );
     assert.ok(agentPushes >= WINDOW_MS / INTERVAL_MS, `only ${agentPushes} pushes into vmagent`);
+    // Neither log reports a rejection (checked first: the lines name the series and timestamps).
+    const promErrors = prom.output(100_000).split('\n').filter((l) => /level=error|out of order|out of bounds|duplicate sample/i.test(l));
+    assert.deepEqual(promErrors, [], 'Prometheus log');
+    const agentErrors = fs.readFileSync(agent.log, 'utf8').split('\n').filter((l) => /\terror\t|\tfatal\t|\tpanic\t|unexpected status code|out of order|out of bounds|duplicate/i.test(l));
+    assert.deepEqual(agentErrors, [], 'vmagent log');
     assert.ok(rowsSent > 0 && appended > 0, `vmagent sent ${rowsSent}, Prometheus appended ${appended}`);
     assert.equal(rejectedRequests, 0, 'remote-write requests Prometheus refused');
     assert.equal(outOfOrder + outOfBounds + tooOld, 0, 'samples Prometheus rejected');
@@ -472,18 +470,13 @@ describe('OTLP push into VictoriaMetrics and through vmagent into Prometheus (De
     // Prometheus 2.42 drops a sample whose timestamp and value equal the last one without a
     // word: a stale time shows only as fewer samples appended than sent.
     assert.equal(appended, rowsSent, `Prometheus appended ${appended} of the ${rowsSent} samples vmagent sent`);
-    // Neither log reports a rejection.
-    const promErrors = prom.output(100_000).split('\n').filter((l) => /level=error|out of order|out of bounds|duplicate sample/i.test(l));
-    assert.deepEqual(promErrors, [], 'Prometheus log');
-    const agentErrors = fs.readFileSync(agent.log, 'utf8').split('\n').filter((l) => /\terror\t|\tfatal\t|\tpanic\t|unexpected status code|out of order|out of bounds|duplicate/i.test(l));
-    assert.deepEqual(agentErrors, [], 'vmagent log');
   });
 
   it('vmagent -> Prometheus: one stored sample per push, job and instance from relabel.yml', { skip: promSkip }, async () => {
     assert.ok(prom);
     const host = os.hostname();
     const checked: Array<[string, string]> = [
-      ['node_tcp_port_alive', `port="${svc.tcpPort}"`],
+      ['node_tcp_port_alive', `port="${tcpPort}"`],
       ['namedprocess_scrape_errors_total', ''],
       ['namedprocess_namegroup_cpu_seconds_total', `groupname="${group}", mode="user"`],
       ['otel_host_receiver_stage_failures_total', 'stage="tcp_probe"'],
