@@ -170,9 +170,10 @@ export interface PromSample {
 
 /**
  * Starts the Debian `prometheus` binary on a free loopback port with a temporary TSDB and
- * the given configuration (written to <tmp>/prometheus.yml). Resolves when /-/ready answers.
+ * the given configuration (written to <tmp>/prometheus.yml), plus `extraArgs` (e.g.
+ * --web.enable-remote-write-receiver). Resolves when /-/ready answers.
  */
-export async function startPrometheus(configYaml: string): Promise<Prometheus> {
+export async function startPrometheus(configYaml: string, extraArgs: string[] = []): Promise<Prometheus> {
   const bin = which('prometheus');
   if (!bin) throw new Error('prometheus is not installed (Debian package "prometheus"; .ci/run installs it)');
   const dir = tempDir('prometheus').dir;
@@ -186,6 +187,7 @@ export async function startPrometheus(configYaml: string): Promise<Prometheus> {
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
   );
