@@ -25,6 +25,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ProcFs } from '../src/procfs/proc-fs';
 import { ProcessCollector } from '../src/process/collector';
+import { PerPidNamer } from '../src/process/naming';
+import { readPasswdFile } from '../src/config/process-names';
 import { SelfStats } from '../src/self-stats';
 import { silentLogger } from '../src/log';
 import { get } from '../test/helpers/http';
@@ -37,7 +39,7 @@ const CYCLES = 6;
 const PE_SCRAPES = 6;
 const PE = '/usr/bin/prometheus-process-exporter';
 const MAIN = path.resolve(__dirname, '../src/main.js');
-/** process-exporter's equivalent of our default naming (seed 001: `<comm>_<pid>`, userland only). */
+/** process-exporter's equivalent of our default naming (`<comm>_<pid>`, userland only). */
 const PER_PID_CONFIG = 'process_names:\n  - name: "{{.Comm}}_{{.PID}}"\n    cmdline: [".+"]\n';
 const USER_HZ = 100;
 
@@ -96,7 +98,7 @@ function collector(reuseIdle: boolean): ProcessCollector {
     { processConfigPath: undefined, procnames: [], children: true, threads: true, gatherSmaps: true, removeEmptyGroups: false, netstatMaxPerProcess: 256 },
     new SelfStats(),
     silentLogger,
-    { reuseIdle },
+    { namer: new PerPidNamer(), readPasswd: () => readPasswdFile(), reuseIdle },
   );
 }
 

@@ -24,11 +24,12 @@ import { buildResource } from './export/resource';
 import { Telemetry } from './export/telemetry';
 import { HttpServer, type Route } from './export/server';
 import { statusRoutes } from './export/status-page';
+import { lifecycleRoutes } from './export/lifecycle';
 import type { WebAccess } from './export/web-access';
 import { ProcessCollector } from './process/collector';
 import { loadExclusionFile } from './config/exclusions';
-import { loadNamer } from './config/process-names';
-import { send } from './export/server';
+import { readPasswdFile } from './config/process-names';
+import { loadNamer, type LoadedNamer } from './process/namer-loader';
 import { Coalescer } from './util/coalescer';
 
 /**
@@ -52,7 +53,7 @@ export class Daemon {
   readonly monitor: PortMonitor;
   readonly producer: CacheMetricProducer;
   readonly telemetry: Telemetry;
-  readonly runners: Record<'discovery' | 'discoveryNew' | 'tcp' | 'http' | 'udp' | 'processAlive' | 'processSample', StageRunner>;
+  private readonly runners: Record<'discovery' | 'discoveryNew' | 'tcp' | 'http' | 'udp' | 'processAlive' | 'processSample', StageRunner>;
   /** namedprocess_namegroup_* (process-exporter compatible); undefined with --no-collector.namedprocess. */
   readonly processes: ProcessCollector | undefined;
   private server: HttpServer | undefined;
@@ -80,7 +81,11 @@ export class Daemon {
     this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool));
     // throws ConfigError naming --config.path when the process_names file is unusable
-    this.processes = config.processMetrics ? new ProcessCollector(this.fs, config, this.stats, log, { passwdPath: path.join(config.rootfs, 'etc', 'passwd') }) : undefined;
+    if (config.processMetrics) {
+      // the namer and the passwd reader are built here, once, and handed in; reload builds a new namer the same way
+      const passwd = path.join(config.rootfs, 'etc', 'passwd');
+      this.processes = new ProcessCollector(this.fs, config, this.stats, log, { namer: this.loadNaming().namer, readPasswd: () => readPasswdFile(passwd) });
+    }
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs(OWN_PROCFS), this.telemetry.otlp !== undefined);
@@ -131,22 +136,7 @@ export class Daemon {
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
     await this.assertProcfs();
     this.webAccess = webAccess;
-    const lifecycle: Route[] = this.config.enableLifecycle
-      ? [
-          {
-            method: 'POST',
-            path: '/-/reload',
-            handle: async (_req, res) => {
-              try {
-                await this.reload();
-                send(res, 200, 'reloaded\n');
-              } catch (err) {
-                send(res, 500, `reload failed, previous configuration kept: ${err instanceof Error ? err.message : String(err)}\n`);
-              }
-            },
-          },
-        ]
-      : [];
+    const lifecycle = this.config.enableLifecycle ? lifecycleRoutes(() => this.reload()) : [];
     this.server = new HttpServer(
       {
         listenAddress: this.config.listenAddress,
@@ -209,16 +199,24 @@ export class Daemon {
     return this.reloads.run();
   }
 
+  /**
+   * The process namer from --config.path / --procnames, with the file's
+   * warnings logged; at start and on reload alike. Throws ConfigError naming
+   * --config.path on a bad file (at start main exits 2; a reload keeps the old one).
+   */
+  private loadNaming(): LoadedNamer {
+    const loaded = loadNamer(this.config);
+    for (const w of loaded.warnings) this.log.warn('process_names config', { path: this.config.processConfigPath, warning: w });
+    return loaded;
+  }
+
   private readonly reloads = new Coalescer(() => this.reloadNow());
 
   private async reloadNow(): Promise<void> {
-    const namer = this.processes && this.config.processConfigPath !== undefined ? loadNamer(this.config) : undefined;
+    const namer = this.processes && this.config.processConfigPath !== undefined ? this.loadNaming() : undefined;
     const exclusion = new ExclusionList([...this.config.excludedProcessNames, ...loadExclusionFile(this.config.excludedProcessNamesFile)]);
     await this.webAccess?.reload(); // validates, then swaps; throws and keeps the old one on a bad file
-    if (namer) {
-      for (const w of namer.warnings) this.log.warn('process_names config', { warning: w });
-      this.processes!.setNaming(namer.namer);
-    }
+    if (namer) this.processes!.setNaming(namer.namer);
     this.monitor.setExclusion(exclusion);
     this.log.info('configuration reloaded', { exclusions: exclusion.entries.length });
     void this.runners.discovery.run();

@@ -2,7 +2,7 @@
  * The port<->process pool: the memory of what should be listening on this
  * host, and the cache every probe writes into and every export reads from.
  *
- * Life cycle of a port (seed 000, plus what an alert writer needs):
+ * Life cycle of a port (what an alert writer relies on):
  * - a full rebuild (at start, then every PORT_LABEL_INTERVAL) sets the pool to
  *   exactly what listens now; ports no longer found leave the pool, and with
  *   them every series they had, in both exports at once;
@@ -17,7 +17,15 @@
  */
 import type { ExcludedPort, ListeningPort, ProcessRef } from './listeners';
 import { portKey } from './listeners';
-import type { FailureReason } from '../probes/failure-reason';
+
+/**
+ * Why a TCP probe failed, as the `reason` label of
+ * node_tcp_port_probe_failures_total (src/probes/failure-reason.ts maps
+ * connect errors to these). Declared with the pool, which keeps the counts,
+ * so that data flows from discovery to probes and never back.
+ */
+export const FAILURE_REASONS = ['refused', 'timeout', 'unreachable', 'reset', 'error'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export interface TcpState {
   alive: 0 | 1;

@@ -11,11 +11,14 @@
  * a host with 3,000 ports /api/status is ~1 MB and took ~50 ms to build, on
  * every request.
  */
-import type { Daemon } from '../daemon';
 import { createHash } from 'node:crypto';
 import type { Route } from './server';
 import { NO_CONTENT_CSP, send } from './server';
-import { capLabel } from '../metrics/producer';
+import { capLabel, type CacheMetricProducer } from '../metrics/producer';
+import type { Config } from '../config/options';
+import type { PortPool } from '../discovery/port-pool';
+import type { SelfStats } from '../self-stats';
+import type { Telemetry } from './telemetry';
 import { VERSION } from '../version';
 import { redactUrl } from '../config/redact';
 
@@ -78,7 +81,19 @@ const GROUP_PREFIX = 'namedprocess_namegroup_';
  * Groups from the same families the exports carry (the metric contract), not from the
  * collector's internals: what the page shows is what Prometheus gets.
  */
-export function processGroups(d: Daemon): StatusGroup[] {
+/**
+ * What the page reads: the caches, counters and a few settings, never the
+ * daemon itself (the composition root depends on this file, not the other way).
+ */
+export interface StatusSource {
+  readonly config: Pick<Config, 'labelValueMaxLength' | 'serviceName' | 'otlpEndpoint' | 'telemetryPath'>;
+  readonly pool: PortPool;
+  readonly stats: SelfStats;
+  readonly producer: Pick<CacheMetricProducer, 'families'>;
+  readonly telemetry: Pick<Telemetry, 'otlp'>;
+}
+
+export function processGroups(d: StatusSource): StatusGroup[] {
   const groups = new Map<string, StatusGroup>();
   for (const f of d.producer.families()) {
     const family = f.spec.name;
@@ -114,7 +129,7 @@ export function processGroups(d: Daemon): StatusGroup[] {
   return [...groups.values()].sort((a, b) => (b.residentBytes ?? 0) - (a.residentBytes ?? 0) || a.groupname.localeCompare(b.groupname));
 }
 
-export function statusData(d: Daemon): StatusData {
+export function statusData(d: StatusSource): StatusData {
   const max = d.config.labelValueMaxLength;
   const cut = (v: string): string => capLabel(v, max);
   const ports = [...d.pool.ports()]
@@ -300,7 +315,7 @@ export class StatusCache {
   /** How many times the data was built (tests). */
   builds = 0;
 
-  constructor(private readonly d: Daemon) {}
+  constructor(private readonly d: StatusSource) {}
 
   private dataVersion(): string {
     const { pool, stats } = this.d;
@@ -341,7 +356,7 @@ export class StatusCache {
   }
 }
 
-export function statusRoutes(d: Daemon, cache = new StatusCache(d)): Route[] {
+export function statusRoutes(d: StatusSource, cache = new StatusCache(d)): Route[] {
   return [
     {
       method: 'GET',

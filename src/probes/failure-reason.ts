@@ -8,8 +8,9 @@
  * (SYNs dropped: a stopped process with a full backlog, a DROP rule) is
  * "timeout". Anything else is "error".
  */
-export const FAILURE_REASONS = ['refused', 'timeout', 'unreachable', 'reset', 'error'] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+import type { FailureReason } from '../discovery/port-pool';
+
+export { FAILURE_REASONS, type FailureReason } from '../discovery/port-pool';
 
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENETDOWN', 'EHOSTDOWN']);
 const RESET = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE']);

@@ -1,6 +1,6 @@
 /**
  * ProcessCollector: the namedprocess_namegroup_* families (process-exporter
- * 0.7.10 compatible, plus seed 001's pid, effective_username and netstat).
+ * 0.7.10 compatible, plus our pid, effective_username and netstat).
  *
  * sample() walks /proc once (on its own StageRunner period); families()
  * hands out the families built from the last sample, so a scrape or an OTLP
@@ -26,7 +26,6 @@ import { isKernelThread, type PidStat } from '../procfs/pid-stat';
 import type { PidStatus } from '../procfs/pid-status';
 import { readProcStatSync } from '../procfs/proc-stat';
 import { USER_HZ } from '../procfs/pid-stat';
-import { loadNamer } from '../config/process-names';
 import type { CachedFamily, FamilyData } from '../metrics/producer';
 import type { Namer } from './naming';
 import { describeFailure, ProcessReader, type ReadOptions } from './source';
@@ -41,15 +40,16 @@ export type ProcessCollectorConfig = Pick<
   'processConfigPath' | 'procnames' | 'children' | 'threads' | 'gatherSmaps' | 'removeEmptyGroups' | 'netstatMaxPerProcess'
 >;
 
+/** What the collector is handed by the composition root: it loads no file itself. */
 export interface ProcessCollectorOptions {
-  /** passwd file for user names (tests point it at a fixture). */
-  passwdPath?: string;
+  /** How processes are named into groups (src/process/namer-loader.ts builds it from the config). */
+  namer: Namer;
+  /** Reads the passwd text for user names; throws when there is none (users then read as uids). */
+  readPasswd: () => string;
   /** Wall clock, ms. */
   now?: () => number;
   /** pids read between two yields to the event loop. */
   batchSize?: number;
-  /** Use this namer instead of the one the config describes. */
-  namer?: Namer;
   /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
   maxReuseAge?: number;
   /** false: read every file of every process every cycle, as process-exporter does (bench: the busy-host cost). */
@@ -102,8 +102,6 @@ export class ProcessCollector {
   private readonly interner = new AttributeInterner();
   private readonly errors: ErrorCounters = { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, droppedSockets: 0 };
   private report: CycleReport | undefined;
-  /** Warnings found in the config file at load (unknown keys, fields 0.7.10 cannot render). */
-  readonly warnings: readonly string[];
 
   constructor(
     private readonly fs: ProcFs,
@@ -111,20 +109,12 @@ export class ProcessCollector {
     // stage duration and success are recorded by the daemon's StageRunner ('process_sample')
     _stats: SelfStats,
     private readonly log: Logger,
-    options: ProcessCollectorOptions = {},
+    options: ProcessCollectorOptions,
   ) {
-    if (options.namer) {
-      this.namer = options.namer;
-      this.warnings = [];
-    } else {
-      const loaded = loadNamer(config);
-      this.namer = loaded.namer;
-      this.warnings = loaded.warnings;
-      for (const w of loaded.warnings) log.warn('process config', { path: config.processConfigPath, warning: w });
-    }
+    this.namer = options.namer;
     this.reader = new ProcessReader(fs);
     this.grouper = new Grouper(this.namer.removeEmptyGroups);
-    this.users = new UserNames(options.passwdPath, options.now);
+    this.users = new UserNames(options.readPasswd, options.now);
     this.now = options.now ?? Date.now;
     this.batchSize = options.batchSize ?? 32;
     this.startedMs = this.now();

@@ -3,11 +3,11 @@
  * effective_username family. process-exporter asks Go's os/user, which (built
  * without cgo, as the Debian package is) reads /etc/passwd and falls back to
  * the uid as text; we do the same. The file is the only host file outside
- * procfs that the process metrics read (through src/config); it is re-read
- * at most once a minute, and only when a uid is not in it, so a user created
+ * procfs that the process metrics read; the composition root hands in the
+ * function that reads it (src/config reads operator files). It is re-read at
+ * most once a minute, and only when a uid is not in it, so a user created
  * after start is named.
  */
-import { readPasswdFile } from '../config/process-names';
 
 /** Parses passwd(5) lines `name:x:uid:gid:gecos:home:shell`; the first entry for a uid wins. */
 export function parsePasswd(text: string): Map<number, string> {
@@ -29,7 +29,8 @@ export class UserNames {
   private readAt = -Infinity;
 
   constructor(
-    private readonly passwdPath = '/etc/passwd',
+    /** Returns the passwd text; throws when there is none (then every user is its uid). */
+    private readonly readPasswd: () => string,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -39,7 +40,7 @@ export class UserNames {
     if (this.now() - this.readAt >= REREAD_MS) {
       this.readAt = this.now();
       try {
-        this.names = parsePasswd(readPasswdFile(this.passwdPath));
+        this.names = parsePasswd(this.readPasswd());
       } catch {
         // no passwd (distroless container): every user is its uid, as in Go's os/user fallback
       }

@@ -13,7 +13,8 @@ import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process
 import { SelfStats } from '../../src/self-stats';
 import { silentLogger } from '../../src/log';
 import { groupNames, groupSeries, toSeries, DEFAULT_PROCESS_CONFIG } from './series';
-import { namerFromText } from '../../src/config/process-names';
+import { loadNamer, namerFromText } from '../../src/process/namer-loader';
+import { readPasswdFile } from '../../src/config/process-names';
 
 const FIXTURE = path.resolve(__dirname, '../../../test/fixtures/proc-process');
 const PROC = path.join(FIXTURE, 'proc');
@@ -23,7 +24,11 @@ const GROUPS_YAML = path.join(FIXTURE, 'config/groups.yaml');
 const BASE: ProcessCollectorConfig = DEFAULT_PROCESS_CONFIG;
 
 function collector(root: string, over: Partial<ProcessCollectorConfig> = {}, maxReuseAge = 3): ProcessCollector {
-  return new ProcessCollector(new ProcFs(root), { ...BASE, ...over }, new SelfStats(), silentLogger, { passwdPath: PASSWD, maxReuseAge });
+  return new ProcessCollector(new ProcFs(root), { ...BASE, ...over }, new SelfStats(), silentLogger, {
+    namer: loadNamer({ ...BASE, ...over }).namer,
+    readPasswd: () => readPasswdFile(PASSWD),
+    maxReuseAge,
+  });
 }
 
 async function sampled(root: string, over: Partial<ProcessCollectorConfig> = {}): Promise<{ c: ProcessCollector; series: Map<string, number> }> {

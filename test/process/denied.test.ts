@@ -25,14 +25,16 @@ function runAsNobody(root: string): { fixture: Record<string, number>; live: Rec
     const { ProcFs } = require(${JSON.stringify(path.join(dist, 'procfs/proc-fs.js'))});
     const { SelfStats } = require(${JSON.stringify(path.join(dist, 'self-stats.js'))});
     const { silentLogger } = require(${JSON.stringify(path.join(dist, 'log.js'))});
+    const { PerPidNamer } = require(${JSON.stringify(path.join(dist, 'process/naming.js'))});
+    const { readPasswdFile } = require(${JSON.stringify(path.join(dist, 'config/process-names.js'))});
     const cfg = { processConfigPath: undefined, procnames: [], children: true, threads: true, gatherSmaps: true, removeEmptyGroups: false, netstatMaxPerProcess: 256 };
     // only the groups the test looks at, and the unlabelled self counters
     const keep = new Set(['secretd_500', 'bash_200', 'node_' + process.argv[2]]);
     const flat = (c) => { const o = {}; for (const f of c.families()) for (const p of f.points) if (p.attributes.groupname === undefined || keep.has(p.attributes.groupname)) o[f.spec.name + JSON.stringify(p.attributes)] = p.value; return o; };
     (async () => {
-      const fx = new ProcessCollector(new ProcFs(process.argv[1]), cfg, new SelfStats(), silentLogger, { passwdPath: ${JSON.stringify(path.join(FIXTURE, 'etc/passwd'))} });
+      const fx = new ProcessCollector(new ProcFs(process.argv[1]), cfg, new SelfStats(), silentLogger, { namer: new PerPidNamer(), readPasswd: () => readPasswdFile(${JSON.stringify(path.join(FIXTURE, 'etc/passwd'))}) });
       await fx.sample();
-      const live = new ProcessCollector(new ProcFs('/proc'), cfg, new SelfStats(), silentLogger);
+      const live = new ProcessCollector(new ProcFs('/proc'), cfg, new SelfStats(), silentLogger, { namer: new PerPidNamer(), readPasswd: () => readPasswdFile() });
       await live.sample();
       process.stdout.write(JSON.stringify({ uid: process.getuid(), fixture: flat(fx), live: flat(live), partialLive: live.lastReport().partial }));
     })().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });

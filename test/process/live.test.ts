@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ProcFs } from '../../src/procfs/proc-fs';
 import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process/collector';
+import { loadNamer } from '../../src/process/namer-loader';
+import { readPasswdFile } from '../../src/config/process-names';
 import { SelfStats } from '../../src/self-stats';
 import { silentLogger } from '../../src/log';
 import { groupSeries, toSeries, DEFAULT_PROCESS_CONFIG } from './series';
@@ -80,7 +82,7 @@ test('live /proc: CPU burn, file writes, threads and sockets show up with plausi
     });
     setInterval(() => {}, 1000);`);
 
-  const c = new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger);
+  const c = new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger, { namer: loadNamer(CONFIG).namer, readPasswd: () => readPasswdFile() });
   const first = await sample(c);
   const second = await sample(c);
 
@@ -116,7 +118,7 @@ test('live /proc: CPU burn, file writes, threads and sockets show up with plausi
   assert.equal(sock.get(`netstat{local="127.0.0.1:${ports.udp}",protocol="udp",remote="0.0.0.0:0"}`), 7, 'unconnected UDP');
 
   // counters never go backwards between cycles, nor across a restart (a new collector starts from real totals)
-  const restarted = await sample(new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger));
+  const restarted = await sample(new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger, { namer: loadNamer(CONFIG).namer, readPasswd: () => readPasswdFile() }));
   for (const pid of [burner.child.pid, writer.child.pid, sockets.child.pid]) {
     const g = `node_${pid}`;
     for (const [k, v] of groupSeries(second, g)) {
@@ -132,7 +134,7 @@ test('live /proc: CPU burn, file writes, threads and sockets show up with plausi
 
 test('live /proc: a child that exits is swept and its per-pid group removed', async () => {
   const short = await start(`console.log('ready'); setInterval(() => {}, 1000);`);
-  const c = new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger);
+  const c = new ProcessCollector(new ProcFs('/proc'), CONFIG, new SelfStats(), silentLogger, { namer: loadNamer(CONFIG).namer, readPasswd: () => readPasswdFile() });
   const before = await sample(c);
   assert.equal(groupSeries(before, `node_${short.child.pid}`).get('num_procs'), 1);
   const exited = new Promise((r) => short.child.once('exit', r));

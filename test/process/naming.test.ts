@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ConfigNamer, goBase, parseProcessNames, PerPidNamer, ProcnamesNamer, ProcessNamesError, type ProcAttributes } from '../../src/process/naming';
 import { compileTemplate, goTimeString, renderTemplate } from '../../src/process/template';
 import { compileGoRegexp, GoRegexpError } from '../../src/process/go-regexp';
-import { loadNamer, namerFromText } from '../../src/config/process-names';
+import { loadNamer, namerFromText } from '../../src/process/namer-loader';
 import { ConfigError } from '../../src/config/options';
 
 function proc(over: Partial<ProcAttributes> = {}): ProcAttributes {
