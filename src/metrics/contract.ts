@@ -1,12 +1,14 @@
 /**
  * The metric contract, declared once as data. Names, label names, types and
- * HELP are what users' dashboards and alerts are written against (seed 000;
+ * HELP are what users' dashboards and alerts are written against (the
+ * node_*_port_alive names an existing port exporter made common;
  * process-exporter 0.7.10 for namedprocess_*), so they live here and nowhere
  * else: the producer builds data points from these specs, the README table is
  * checked against them, and tests compare the exposition with them.
  *
  * Naming rules that keep names identical in Prometheus and through every
- * OTLP -> Prometheus translator (see ../shared/reference/users-and-pipelines.md, D.0):
+ * OTLP -> Prometheus translator (the Collector's prometheus exporter and
+ * prometheusremotewrite exporter, Prometheus' own OTLP receiver, Alloy, VictoriaMetrics):
  * counters are cumulative monotonic sums whose names end in `_total`; a unit
  * is set only when its Prometheus word already ends the name (`s` for
  * *_seconds, `By` for *_bytes), so no translator appends a suffix.

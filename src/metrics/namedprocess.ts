@@ -1,9 +1,10 @@
 /**
  * The process-exporter 0.7.10 families (namedprocess_namegroup_*), declared
- * once: names, types, label names and HELP are copied from the 0.7.10
- * exposition (../shared/reference/process-exporter-0.7.10-metrics.txt) so
- * dashboards and alerts written for process-exporter keep working; seed 001
- * adds pid, effective_username and netstat.
+ * once: names, types, label names and HELP are those of a live 0.7.10
+ * exposition (the Debian prometheus-process-exporter package; the compat test
+ * runs it beside us) so dashboards and alerts written for process-exporter
+ * keep working. We add three families of our own: pid, effective_username and
+ * netstat (ADDITIONS below), which a group-per-process host agent needs.
  *
  * Decisions where we differ from 0.7.10 on purpose (README compatibility table):
  * - The three scrape-error counters end in `_total`
@@ -206,7 +207,7 @@ export const NAMEDPROCESS_FAMILIES = {
     group: 'namedprocess',
     source: '/proc/<pid>/task/<tid>/status voluntary_ctxt_switches, nonvoluntary_ctxt_switches',
   },
-  // --- seed 001 additions (not in process-exporter)
+  // --- our additions (not in process-exporter)
   pid: {
     name: 'namedprocess_namegroup_pid',
     type: 'gauge',
@@ -280,8 +281,8 @@ export const PROCESS_EXPORTER_RENAMES: Readonly<Record<string, string>> = {
   namedprocess_scrape_partial_errors: NAMEDPROCESS_FAMILIES.scrapePartialErrors.name,
 };
 
-/** Families seed 001 adds on top of process-exporter 0.7.10. */
-export const SEED_ADDITIONS: readonly string[] = [
+/** Families we add on top of process-exporter 0.7.10. */
+export const ADDITIONS: readonly string[] = [
   NAMEDPROCESS_FAMILIES.pid.name,
   NAMEDPROCESS_FAMILIES.effectiveUsername.name,
   NAMEDPROCESS_FAMILIES.netstat.name,

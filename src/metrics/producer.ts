@@ -2,7 +2,9 @@
  * The MetricProducer attached to both readers (Prometheus and OTLP).
  *
  * Why a producer and not observable instruments for the contract families:
- * the SDK (2.12, measured in ../shared/reference/otel-js-sdk-facts.md §2, §2b)
+ * the SDK (2.12, measured with small experiments on Node 20; see also
+ * open-telemetry/opentelemetry-js issues on cumulative stale series and the
+ * aggregation cardinality limit)
  * keeps every attribute set it ever saw under cumulative temporality, so a port
  * that left the pool would keep its last value forever in both exports, and it
  * caps each instrument at 2000 series per reader, sending the rest to an

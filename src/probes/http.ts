@@ -7,7 +7,8 @@
  *   or body cannot hold us or fill memory; redirects are never followed
  *   (a 301 is an answer, and the service is alive);
  * - PORT_CHECK_TIMEOUT bounds the whole exchange, so a hung service (accepts,
- *   never answers: the "假死" case seed 000 exists for) reads 0.
+ *   never answers: a process that is alive but stuck, which a TCP connect
+ *   alone cannot tell from a healthy one) reads 0.
  * A non-HTTP service sees one short line it rejects; nothing more is sent.
  */
 import * as net from 'node:net';

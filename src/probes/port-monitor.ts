@@ -118,7 +118,7 @@ export class PortMonitor {
   }
 
   /**
-   * HTTP, seed 000's smart strategy: a port is probed once to detect HTTP
+   * HTTP, the smart strategy (no HEAD to services that never spoke HTTP): a port is probed once to detect HTTP
    * (the full sweep after start; new ports as they appear; again after each
    * rebuild for ports that never answered); afterwards only ports that once
    * answered HTTP are probed, and they keep their series while they exist.

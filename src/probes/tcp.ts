@@ -78,14 +78,14 @@ export function connectOnce(host: string, port: number, timeoutMs: number, signa
   });
 }
 
-/** The fixed first tries of seed 000, in order. */
+/** The fixed first tries, in order: loopback first (most services bind it or a wildcard), then the wildcards. */
 export const COMMON_ADDRESSES = ['127.0.0.1', '0.0.0.0', '::1', '::'] as const;
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 
 /**
  * Addresses to try for a port, best first: the last address that worked, the
- * specific addresses the socket is bound to, then the seed's common list.
+ * specific addresses the socket is bound to, then the common list.
  * The all-interfaces fallback is separate (it runs in parallel).
  */
 export function candidateAddresses(bound: readonly string[], preferred: string | undefined, local: LocalAddresses): string[] {
@@ -110,7 +110,7 @@ export interface TcpProbeResult extends ConnectResult {
 }
 
 /**
- * Seed 000's order: the candidates one after another; if none connects, every
+ * The order: the candidates one after another; if none connects, every
  * local interface address with at most `maxParallel` in flight, first success
  * wins.
  */

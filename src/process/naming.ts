@@ -3,7 +3,7 @@
  * per process (pid, start time), as process-exporter does without -recheck.
  *
  * Three namers:
- * - per-pid (default, seed 001): every userland process is its own group
+ * - per-pid (default): every userland process is its own group
  *   `<comm>_<pid>`; kernel threads (PF_KTHREAD) are not tracked.
  * - procnames (`--procnames a,b`): a process whose comm is listed is tracked
  *   in the group named by its comm.

@@ -27,7 +27,7 @@ test('durations: units, sequences, and bare numbers refused', () => {
   assert.equal(formatDuration(1500), '1500ms');
 });
 
-test('defaults follow seed 000 and the OpenTelemetry spec', () => {
+test('defaults are the documented ones and follow the OpenTelemetry spec', () => {
   const c = load([]);
   assert.equal(c.listenAddress, ':9464');
   assert.equal(c.telemetryPath, '/metrics');

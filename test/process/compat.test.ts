@@ -3,7 +3,7 @@
  * our daemon run on this host with the same process_names file (and then the
  * same -procnames), over the same idle children. Compared:
  * - the namedprocess_namegroup_* families: names, types, HELP, label names
- *   (ours add seed 001's pid, effective_username, netstat; the scrape error
+ *   (ours add our pid, effective_username, netstat; the scrape error
  *   counters carry _total);
  * - group names, including every 0.7.10 template field and -children;
  * - values of the idle, long-lived children: processes, threads, fds, states
@@ -20,7 +20,7 @@ import { get } from '../helpers/http';
 import { freePort } from '../helpers/ports';
 import { killAndWait } from '../helpers/processes';
 import { sleep, waitFor } from '../helpers/wait';
-import { PROCESS_EXPORTER_RENAMES, SEED_ADDITIONS } from '../../src/metrics/namedprocess';
+import { PROCESS_EXPORTER_RENAMES, ADDITIONS } from '../../src/metrics/namedprocess';
 
 const PE = '/usr/bin/prometheus-process-exporter';
 const MAIN = path.resolve(__dirname, '../../src/main.js');
@@ -161,7 +161,7 @@ test('same config file: same families, types, labels, group names and idle value
   const renamed = new Set(Object.values(PROCESS_EXPORTER_RENAMES));
   for (const name of of.keys()) {
     if (pf.has(name) || renamed.has(name)) continue;
-    assert.ok(SEED_ADDITIONS.includes(name), `family ${name} is neither process-exporter's nor a documented addition`);
+    assert.ok(ADDITIONS.includes(name), `family ${name} is neither process-exporter's nor a documented addition`);
   }
   assert.ok(pf.has(`${PREFIX}thread_count`), 'the multi-threaded child brings the thread families into the comparison');
 
