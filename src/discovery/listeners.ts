@@ -19,6 +19,12 @@
  *   unreadable (no CAP_SYS_PTRACE for another user's process, a zombie), we
  *   fall back to argv[0] from cmdline, then to "unknown", so the series keeps
  *   a stable identity rather than disappearing.
+ * - Every network namespace with a process in it is read (see netns.ts), one
+ *   member's `<pid>/net/` tables per namespace. Socket inodes are unique
+ *   across namespaces, so one fd scan finds the owners in all of them. A
+ *   port of the host's namespace keeps the contract's identity (protocol,
+ *   port, process); a port of another namespace is also told apart by its
+ *   namespace, and carries `labels` (container_id, pod_uid) for its series.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ProcFs } from '../procfs/proc-fs';
@@ -27,7 +33,10 @@ import { readSocketTable, SOCKET_PROTOCOLS, TCP_STATES, isTcp, type NetSocket } 
 import { parseCmdline, readSocketInodesSync, stripDeleted } from '../procfs/pid-identity';
 import { readPidStatSync } from '../procfs/pid-stat';
 import { readExecutableIdentitySync } from '../procfs/pid-exe-file';
+import { readPidCgroupSync } from '../procfs/pid-cgroup';
+import { containerFromCgroups } from '../procfs/cgroup-container';
 import type { ExclusionList } from './exclusion';
+import { readThroughMembers, type NetNamespace, type NetNamespaces } from './netns';
 
 export type PortProtocol = 'tcp' | 'udp';
 
@@ -47,6 +56,18 @@ export interface ListeningPort extends ProcessRef {
   addresses: string[];
   /** Socket inodes behind this port (one per address family, more with SO_REUSEPORT). */
   inodes: number[];
+  /** Labels beyond the contract's, part of the series identity (container_id, pod_uid); only outside the host namespace. */
+  labels?: Record<string, string>;
+  /** The network namespace, when it is not the host's. */
+  netns?: NetnsRef;
+}
+
+/** A port's network namespace, when not the host's. */
+export interface NetnsRef {
+  /** The namespace key (netns.ts). */
+  key: number;
+  /** The nsfs inode, for display and the `netns-<inode>` fallback id. */
+  inode: number;
 }
 
 export interface ExcludedPort {
@@ -67,27 +88,73 @@ export interface DiscoveryResult {
   deniedPids: number;
 }
 
-/** Key of a port in the pool: protocol and number. */
-export function portKey(p: { protocol: PortProtocol; port: number }): string {
-  return `${p.protocol}/${p.port}`;
+/** Key of a port in the pool: protocol and number, and the namespace key outside the host's. */
+export function portKey(p: { protocol: PortProtocol; port: number; netns?: { key: number } }): string {
+  return p.netns ? `${p.protocol}/${p.port}@${p.netns.key}` : `${p.protocol}/${p.port}`;
 }
 
-/** The listening sockets of the host, grouped by protocol+port. Cheap: four file reads. */
-export async function readListeningSockets(fs: ProcFs): Promise<Map<string, NetSocket[]>> {
+/**
+ * The listening sockets of one namespace (by default the one `<procfs>/net`
+ * shows), grouped by portKey. Cheap: four file reads.
+ */
+export async function readListeningSockets(fs: ProcFs, dir = 'net', netns?: NetnsRef): Promise<Map<string, NetSocket[]>> {
   const tables: NetSocket[][] = [];
-  for (const p of SOCKET_PROTOCOLS) tables.push(await readSocketTable(fs, p, 'listening'));
+  for (const p of SOCKET_PROTOCOLS) tables.push(await readSocketTable(fs, p, 'listening', dir));
   const byPort = new Map<string, NetSocket[]>();
   for (const table of tables) {
     for (const s of table) {
       // the fast path already skipped most; this is the exact rule
       if (isTcp(s.protocol) ? s.state !== TCP_STATES.LISTEN : s.remotePort !== 0) continue;
-      const key = portKey({ protocol: isTcp(s.protocol) ? 'tcp' : 'udp', port: s.localPort });
+      const key = portKey({ protocol: isTcp(s.protocol) ? 'tcp' : 'udp', port: s.localPort, netns });
       let list = byPort.get(key);
       if (!list) byPort.set(key, (list = []));
       list.push(s);
     }
   }
   return byPort;
+}
+
+export function netnsRef(ns: NetNamespace): NetnsRef | undefined {
+  return ns.host ? undefined : { key: ns.key, inode: ns.inode };
+}
+
+/** Listening sockets of every namespace, grouped by portKey, with each non-host key's namespace. */
+export interface AllSockets {
+  sockets: Map<string, NetSocket[]>;
+  nsOf: Map<string, NetnsRef>;
+}
+
+/** One read of the four tables per namespace: the cost grows with namespaces, not processes. */
+export async function readAllListeningSockets(fs: ProcFs, namespaces: NetNamespaces): Promise<AllSockets> {
+  const sockets = new Map<string, NetSocket[]>();
+  const nsOf = new Map<string, NetnsRef>();
+  for (const ns of namespaces.byKey.values()) {
+    const ref = netnsRef(ns);
+    const found = await readThroughMembers(fs, ns, (dir) => readListeningSockets(fs, dir, ref));
+    if (!found) continue;
+    for (const [key, list] of found) {
+      sockets.set(key, list);
+      if (ref) nsOf.set(key, ref);
+    }
+  }
+  return { sockets, nsOf };
+}
+
+/**
+ * The extra labels of a port outside the host namespace: the owner's
+ * container id from its cgroup, else `netns-<inode>`; the pod uid under a
+ * Kubernetes pod cgroup.
+ */
+export function namespaceLabels(fs: ProcFs, pid: number, ns: NetnsRef): Record<string, string> {
+  let id: ReturnType<typeof containerFromCgroups> = {};
+  try {
+    id = containerFromCgroups(readPidCgroupSync(fs, pid));
+  } catch {
+    // exited or unreadable: the namespace still tells the series apart
+  }
+  const labels: Record<string, string> = { container_id: id.containerId ?? `netns-${ns.inode}` };
+  if (id.podUid) labels.pod_uid = id.podUid;
+  return labels;
 }
 
 /** How many pids to scan synchronously before letting the event loop serve a scrape. */
@@ -173,6 +240,7 @@ export async function resolvePorts(
   sockets: Map<string, NetSocket[]>,
   exclusion: ExclusionList,
   only?: ReadonlySet<string>,
+  nsOf?: ReadonlyMap<string, NetnsRef>,
 ): Promise<DiscoveryResult> {
   const keys = [...sockets.keys()].filter((k) => !only || only.has(k));
   const wanted = new Set<number>();
@@ -207,18 +275,22 @@ export async function resolvePorts(
       result.excluded.push({ protocol, port: first.localPort, processName: ref.processName, pid: ref.pid, reason });
       continue;
     }
+    const netns = nsOf?.get(key);
     result.ports.push({
       ...ref,
       protocol,
       port: first.localPort,
       addresses: [...new Set(group.map((s) => s.localAddress))],
       inodes: [...new Set(group.map((s) => s.inode))],
+      ...(netns ? { netns, labels: namespaceLabels(fs, pid, netns) } : {}),
     });
   }
   return result;
 }
 
-/** Full discovery: every listening port of the host with its process. */
-export async function discoverPorts(fs: ProcFs, exclusion: ExclusionList): Promise<DiscoveryResult> {
-  return resolvePorts(fs, await readListeningSockets(fs), exclusion);
+/** Full discovery: every listening port of every network namespace with its process. */
+export async function discoverPorts(fs: ProcFs, exclusion: ExclusionList, namespaces?: NetNamespaces): Promise<DiscoveryResult> {
+  if (!namespaces) return resolvePorts(fs, await readListeningSockets(fs), exclusion);
+  const all = await readAllListeningSockets(fs, namespaces);
+  return resolvePorts(fs, all.sockets, exclusion, undefined, all.nsOf);
 }

@@ -59,6 +59,13 @@ export interface UdpState {
 }
 
 export interface PortEntry extends ListeningPort {
+  /**
+   * How a port outside the host namespace is checked: a connect to `targets`
+   * (its namespace's addresses the host routes to), or its socket's presence
+   * in its namespace's table. Host ports are always connect-probed.
+   */
+  check?: 'connect' | 'socket';
+  targets?: string[];
   tcp?: TcpState;
   http?: HttpState;
   udp?: UdpState;
@@ -67,17 +74,24 @@ export interface PortEntry extends ListeningPort {
 export interface ProcessEntry {
   processName: string;
   exePath: string;
+  /** Extra identity labels (container_id, pod_uid) of a process outside the host network namespace. */
+  labels?: Record<string, string>;
   /** The processes behind this identity that own pool ports. */
   refs: ProcessRef[];
   alive?: { alive: 0 | 1; checkedAt: number };
 }
 
-export function processKey(p: { processName: string; exePath: string }): string {
-  return `${p.processName}\0${p.exePath}`;
+export function processKey(p: { processName: string; exePath: string; labels?: Record<string, string> }): string {
+  return p.labels ? `${p.processName}\0${p.exePath}\0${labelsKey(p.labels)}` : `${p.processName}\0${p.exePath}`;
 }
 
-function sameOwner(a: ProcessRef, b: ProcessRef): boolean {
-  return a.processName === b.processName && a.exePath === b.exePath;
+function labelsKey(labels: Record<string, string> | undefined): string {
+  return labels ? Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\0') : '';
+}
+
+/** Same series identity: process and extra labels (a restarted container has a new id: a new series). */
+function sameOwner(a: ProcessRef & { labels?: Record<string, string> }, b: ProcessRef & { labels?: Record<string, string> }): boolean {
+  return a.processName === b.processName && a.exePath === b.exePath && labelsKey(a.labels) === labelsKey(b.labels);
 }
 
 export class PortPool {
@@ -174,7 +188,7 @@ export class PortPool {
       let pe = next.get(key);
       if (!pe) {
         const old = this.processMap.get(key);
-        pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive };
+        pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive, ...(e.labels ? { labels: e.labels } : {}) };
         next.set(key, pe);
       }
       if (!pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {

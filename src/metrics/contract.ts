@@ -32,6 +32,17 @@ export interface FamilySpec {
 
 const PORT_LABELS = ['process_name', 'exe_path', 'port'] as const;
 
+/**
+ * Labels added to the port families and node_process_alive only for ports
+ * outside the host's network namespace (containers, pods, `ip netns`): the
+ * host's series keep exactly the labels above, and two containers serving the
+ * same program on the same port stay two series. Prometheus allows series of
+ * one family to have different label sets. `container_id` is the runtime's id
+ * from the owner's cgroup, else `netns-<namespace inode>`; `pod_uid` only
+ * under a Kubernetes pod cgroup (kube_pod_info{uid} joins on it).
+ */
+export const NAMESPACE_LABELS = ['container_id', 'pod_uid'] as const;
+
 export const PORT_FAMILIES = {
   tcpAlive: {
     name: 'node_tcp_port_alive',

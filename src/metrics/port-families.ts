@@ -13,7 +13,8 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
   const portLabels = new WeakMap<PortEntry, Record<string, string>>();
   const labelsOf = (p: PortEntry): Record<string, string> => {
     let l = portLabels.get(p);
-    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port) }));
+    // outside the host namespace: plus NAMESPACE_LABELS (contract.ts)
+    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port), ...p.labels }));
     return l;
   };
   const reasonLabels = new WeakMap<PortEntry, Partial<Record<FailureReason, Record<string, string>>>>();
@@ -35,7 +36,8 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
   };
   return [
     { spec: PORT_FAMILIES.tcpAlive, version: v('tcp'), points: tcpPoints((p) => p.tcp?.alive) },
-    { spec: PORT_FAMILIES.tcpResponse, version: v('tcp'), points: tcpPoints((p) => p.tcp?.responseSeconds) },
+    // a port checked from socket state (in another namespace, not reachable from the host) has no connect time
+    { spec: PORT_FAMILIES.tcpResponse, version: v('tcp'), points: tcpPoints((p) => (p.check === 'socket' ? undefined : p.tcp?.responseSeconds)) },
     // only ports that once answered HTTP have the series, for as long as they are in the pool
     { spec: PORT_FAMILIES.httpAlive, version: v('http'), points: tcpPoints((p) => (p.http?.everAnswered ? p.http.alive : undefined)) },
     {
@@ -69,7 +71,7 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
         pool.processes().flatMap((pe) => {
           if (!pe.alive) return [];
           let l = processLabels.get(pe);
-          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath }));
+          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath, ...pe.labels }));
           return [{ attributes: l, value: pe.alive.alive }];
         }),
     },

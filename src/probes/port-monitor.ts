@@ -7,8 +7,11 @@ import type { ProcFs } from '../procfs/proc-fs';
 import { isVanished } from '../procfs/proc-fs';
 import { readPidStatSync } from '../procfs/pid-stat';
 import type { ExclusionList } from '../discovery/exclusion';
-import { readListeningSockets, resolvePorts, type DiscoveryResult } from '../discovery/listeners';
+import { portKey, readAllListeningSockets, readListeningSockets, resolvePorts, type AllSockets, type DiscoveryResult } from '../discovery/listeners';
 import type { PortEntry, PortPool } from '../discovery/port-pool';
+import { listNetNamespaces, readThroughMembers, type NetNamespace, type NetNamespaces } from '../discovery/netns';
+import { readFibTrieLocalSync, readRoutesSync, type Ipv4Route } from '../procfs/net-addresses';
+import { namespaceTargets, probeNamespacePort } from './netns-targets';
 import { mapLimit } from '../util/concurrency';
 import type { SelfStats } from '../self-stats';
 import type { LocalAddresses } from './local-addresses';
@@ -39,29 +42,84 @@ export class PortMonitor {
     this.exclusion = exclusion;
   }
 
+  /** The network namespaces as last enumerated, and the IPv4 addresses of each (read once per namespace). */
+  private namespaces: NetNamespaces | undefined;
+  private nsAddresses = new Map<number, string[]>();
+
   /** Full rebuild of the pool (start, then every PORT_LABEL_INTERVAL). */
   async rebuild(): Promise<void> {
-    const sockets = await readListeningSockets(this.fs);
-    const result = await resolvePorts(this.fs, sockets, this.exclusion);
-    this.pool.rebuild(result.ports, result.excluded, ignoredInodes(sockets, result), Date.now());
+    const namespaces = await this.refreshNamespaces(true);
+    const all = await readAllListeningSockets(this.fs, namespaces);
+    const result = await resolvePorts(this.fs, all.sockets, this.exclusion, undefined, all.nsOf);
+    this.pool.rebuild(result.ports, result.excluded, ignoredInodes(all.sockets, result), Date.now());
+    this.assignChecks(true);
     this.recordDiscovery(result);
   }
 
   /**
-   * The cheap pass (every PORT_STATUS_INTERVAL): four table reads; the fd scan
-   * runs only when a port is new or its sockets changed.
+   * The cheap pass (every PORT_STATUS_INTERVAL): four table reads per network
+   * namespace (new namespaces included); the fd scan runs only when a port is
+   * new or its sockets changed.
    */
   async addNewListeners(): Promise<void> {
-    const sockets = await readListeningSockets(this.fs);
+    const namespaces = await this.refreshNamespaces(false);
+    const all: AllSockets = await readAllListeningSockets(this.fs, namespaces);
     const known = this.pool.knownInodes();
     const changed = new Set<string>();
-    for (const [key, list] of sockets) {
+    for (const [key, list] of all.sockets) {
       if (list.some((s) => s.inode > 0 && !known.has(s.inode))) changed.add(key);
     }
     if (changed.size === 0) return;
-    const result = await resolvePorts(this.fs, sockets, this.exclusion, changed);
-    this.pool.merge(result.ports, result.excluded, ignoredInodes(sockets, result, changed));
+    const result = await resolvePorts(this.fs, all.sockets, this.exclusion, changed, all.nsOf);
+    this.pool.merge(result.ports, result.excluded, ignoredInodes(all.sockets, result, changed));
+    this.assignChecks(false);
     this.recordDiscovery(result, true);
+  }
+
+  /** Re-enumerates namespaces; reads the addresses of new ones (of all, on a rebuild). */
+  private async refreshNamespaces(all: boolean): Promise<NetNamespaces> {
+    const namespaces = await listNetNamespaces(this.fs);
+    const next = new Map<number, string[]>();
+    for (const ns of namespaces.byKey.values()) {
+      if (ns.host) continue;
+      const known = all ? undefined : this.nsAddresses.get(ns.key);
+      next.set(ns.key, known ?? (await readThroughMembers(this.fs, ns, async (dir) => readFibTrieLocalSync(this.fs, dir))) ?? []);
+    }
+    this.nsAddresses = next;
+    this.namespaces = namespaces;
+    return namespaces;
+  }
+
+  /** Decides how each TCP port outside the host namespace is checked (see netns-targets.ts); `all` on a rebuild, else new ports only. */
+  private assignChecks(all: boolean): void {
+    let routes: Ipv4Route[] | undefined;
+    for (const p of this.pool.ports()) {
+      if (!p.netns || p.protocol !== 'tcp' || (p.check && !all)) continue;
+      routes ??= this.namespaces ? readRoutesSync(this.fs, this.namespaces.host.dir) : [];
+      p.targets = namespaceTargets(p.addresses, this.nsAddresses.get(p.netns.key) ?? [], routes, this.local);
+      p.check = p.targets.length > 0 ? 'connect' : 'socket';
+    }
+  }
+
+  /**
+   * The listening sockets of the namespaces some of `ports` live in, for
+   * socket-state checks: one read per namespace. A namespace that is gone
+   * has none.
+   */
+  private async socketsOf(ports: readonly PortEntry[]): Promise<{ live: Set<number>; sockets: Set<string> }> {
+    const namespaces = await listNetNamespaces(this.fs);
+    const live = new Set(namespaces.byKey.keys());
+    const sockets = new Set<string>();
+    const wanted = new Set<number>();
+    for (const p of ports) wanted.add(p.netns ? p.netns.key : namespaces.host.key);
+    for (const key of wanted) {
+      const ns: NetNamespace | undefined = namespaces.byKey.get(key);
+      if (!ns) continue;
+      const ref = ns.host ? undefined : { key: ns.key, inode: ns.inode };
+      const found = await readThroughMembers(this.fs, ns, (dir) => readListeningSockets(this.fs, dir, ref));
+      if (found) for (const k of found.keys()) sockets.add(k);
+    }
+    return { live, sockets };
   }
 
   private recordDiscovery(result: DiscoveryResult, incremental = false): void {
@@ -80,20 +138,29 @@ export class PortMonitor {
    * what a polite agent sends its host's services either.
    */
   async tcpSweep(): Promise<void> {
-    const ports = this.pool.ports().filter((p) => p.protocol === 'tcp');
+    const all = this.pool.ports().filter((p) => p.protocol === 'tcp');
+    const inNamespaces = all.filter((p) => p.netns);
+    const state = inNamespaces.length > 0 ? await this.socketsOf(inNamespaces) : undefined;
+    if (state) {
+      const now = Date.now();
+      for (const p of inNamespaces) {
+        if (p.check === 'connect' && state.live.has(p.netns!.key)) continue;
+        // socket state: alive while the LISTEN socket is in its namespace's table (no connect, no response time)
+        const alive = state.sockets.has(portKey(p)) ? 1 : 0;
+        p.tcp = { ...p.tcp, alive, responseSeconds: 0, checkedAt: now, address: undefined, error: alive ? undefined : 'gone' };
+        this.stats.countProbe('tcp', alive ? 'success' : 'failure');
+      }
+    }
+    // a connect-checked port of a namespace that is gone reads 0 above and is not connected to
+    const ports = all.filter((p) => !p.netns || (p.check === 'connect' && state?.live.has(p.netns.key)));
     const spacing = sweepSpreadMs(ports.length, this.settings.portStatusIntervalMs) / Math.max(1, ports.length);
     const started = Date.now();
     await mapLimit(ports, this.settings.portCheckConcurrency, async (p, i) => {
       const wait = started + i * spacing - Date.now();
       if (wait >= 1) await sleep(wait);
-      const r = await probeTcpPort(
-        p.port,
-        p.addresses,
-        p.tcp?.address,
-        this.local,
-        this.settings.portCheckTimeoutMs,
-        this.settings.maxParallelIpChecks,
-      );
+      const r = p.netns
+        ? await probeNamespacePort(p.port, p.targets ?? [], p.tcp?.address, this.settings.portCheckTimeoutMs)
+        : await probeTcpPort(p.port, p.addresses, p.tcp?.address, this.local, this.settings.portCheckTimeoutMs, this.settings.maxParallelIpChecks);
       const now = Date.now();
       const prev = p.tcp;
       p.tcp = {
@@ -125,7 +192,10 @@ export class PortMonitor {
    */
   async httpSweep(): Promise<void> {
     if (!this.settings.enableHttpDetection) return;
-    const due = this.pool.ports().filter((p) => p.protocol === 'tcp' && (p.http?.everAnswered || !p.http?.detected));
+    // outside the host namespace only where a connect is possible, at the address that answered
+    const due = this.pool
+      .ports()
+      .filter((p) => p.protocol === 'tcp' && (p.http?.everAnswered || !p.http?.detected) && (!p.netns || (p.check === 'connect' && p.tcp?.address)));
     await mapLimit(due, this.settings.httpDetectionConcurrency, async (p) => this.probeHttpPort(p));
     this.pool.publish('http');
   }
@@ -137,6 +207,7 @@ export class PortMonitor {
       if (prev?.everAnswered) p.http = { ...prev, alive: 0, checkedAt: Date.now(), status: undefined, error: 'tcp-down' };
       return;
     }
+    if (p.netns && (p.check !== 'connect' || !p.tcp?.address)) return;
     const address = p.tcp?.address ?? (p.addresses.includes('::') && !p.addresses.includes('0.0.0.0') ? '::1' : '127.0.0.1');
     const r = await probeHttp(address, p.port, this.settings.portCheckTimeoutMs);
     p.http = {
@@ -154,10 +225,10 @@ export class PortMonitor {
   async udpCheck(): Promise<void> {
     const ports = this.pool.ports().filter((p) => p.protocol === 'udp');
     if (ports.length === 0) return;
-    const sockets = await readListeningSockets(this.fs);
+    const { sockets } = await this.socketsOf(ports);
     const now = Date.now();
     for (const p of ports) {
-      const alive = sockets.has(`udp/${p.port}`) ? 1 : 0;
+      const alive = sockets.has(portKey(p)) ? 1 : 0;
       p.udp = { alive, checkedAt: now };
       this.stats.countProbe('udp', alive ? 'success' : 'failure');
     }

@@ -11,3 +11,20 @@ import type { ProcFs } from './proc-fs';
 export function readNetNsSync(fs: ProcFs, pid: number | 'self'): string {
   return fs.readLinkSync(`${pid}/ns/net`);
 }
+
+/** The inode in a `net:[N]` link target, or undefined. */
+export function parseNsLink(target: string): number | undefined {
+  const m = /^net:\[(\d+)\]$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A key of the network namespace of `<dir>` (`<pid>` or `self`): the inode
+ * of `<dir>/net/tcp`. The kernel gives each namespace's proc net entries
+ * their own inodes, shared by every process of that namespace, and stat needs
+ * no ptrace access, unlike the `ns/net` link (which can fail with EACCES even
+ * for root, e.g. on pid 1 under some hypervisors' agents). Throws the fs error.
+ */
+export function readNetNsKeySync(fs: ProcFs, dir: number | 'self' | ''): number {
+  return fs.statInoSync(dir === '' ? 'net/tcp' : `${dir}/net/tcp`);
+}

@@ -22,7 +22,7 @@
  * skips that fstat: it runs for every file of every process each cycle, and
  * O_NONBLOCK plus the cap already bound it.
  */
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
@@ -180,6 +180,11 @@ export class ProcFs {
    */
   readLinkSync(rel: string): string {
     return readlinkSync(this.abs(rel));
+  }
+
+  /** Inode number of `<root>/<rel>` (links followed). */
+  statInoSync(rel: string): number {
+    return statSync(this.abs(rel)).ino;
   }
 
   listDirSync(rel: string): string[] {
