@@ -64,7 +64,10 @@ export function containerFromCgroups(entries: readonly CgroupEntry[]): Container
   for (const e of ordered) {
     const found = containerFromPath(e.path);
     podUid ??= found.podUid;
-    if (found.containerId) return { containerId: found.containerId, podUid: found.podUid ?? podUid };
+    if (found.containerId) {
+      const pod = found.podUid ?? podUid;
+      return pod ? { containerId: found.containerId, podUid: pod } : { containerId: found.containerId };
+    }
   }
   return podUid ? { podUid } : {};
 }
