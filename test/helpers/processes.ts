@@ -27,6 +27,8 @@ export interface ListenerOptions {
   busyMs?: number;
   /** Node binary to run (a hard link with a chosen name gives the child that exe path). */
   execPath?: string;
+  /** Run inside this named network namespace (`ip netns exec`, which execs: the pid is the listener's). */
+  netns?: string;
 }
 
 /**
@@ -35,7 +37,9 @@ export interface ListenerOptions {
  */
 export function startListener(mode: string, host: string, port: number, title: string, o: ListenerOptions = {}): Promise<Child> {
   const extra = [...(o.udp ? ['--udp'] : []), ...(o.busyMs ? [`--busy-ms=${o.busyMs}`] : [])];
-  const proc = spawn(o.execPath ?? process.execPath, [LISTENER_CHILD, mode, host, String(port), title, ...extra], {
+  const argv = [o.execPath ?? process.execPath, LISTENER_CHILD, mode, host, String(port), title, ...extra];
+  if (o.netns) argv.unshift('ip', 'netns', 'exec', o.netns);
+  const proc = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...o.env },
   });
