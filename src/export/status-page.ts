@@ -40,6 +40,10 @@ export interface StatusPort {
   lastFailureAt?: string;
   /** Status code of the last HTTP probe; 0 when nothing answered. */
   httpStatus?: number;
+  /** Outside the host network namespace: its nsfs inode, and the container_id / pod_uid labels. */
+  netns?: { inode: number; containerId?: string; podUid?: string };
+  /** How the port is checked: a TCP connect, or its socket's presence in its namespace's table (UDP; loopback-only or unreachable namespace ports). */
+  check?: 'connect' | 'socket';
 }
 
 /** Main figures of one process group, read from the namedprocess_namegroup_* families. */
@@ -141,6 +145,8 @@ export function statusData(d: StatusSource): StatusData {
       exePath: cut(p.exePath),
       pid: p.pid,
       addresses: p.addresses,
+      ...(p.netns ? { netns: { inode: p.netns.inode, containerId: p.labels?.container_id, podUid: p.labels?.pod_uid } } : {}),
+      check: p.protocol === 'udp' ? 'socket' : (p.check ?? 'connect'),
       tcpAlive: p.tcp?.alive,
       responseSeconds: p.tcp?.responseSeconds,
       httpAlive: p.http?.everAnswered ? p.http.alive : undefined,
@@ -237,7 +243,8 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
         `<td>${p.protocol === 'tcp' ? state(p.tcpAlive) : state(p.udpAlive)}</td>` +
         `<td>${p.responseSeconds !== undefined && p.tcpAlive === 1 ? ms(p.responseSeconds) : ''}</td>` +
         `<td>${p.isHttp ? state(p.httpAlive) : ''}</td><td>${e(p.lastCheck ?? '')}</td>` +
-        `<td>${p.lastFailureReason ? `${e(p.lastFailureReason)} at ${e(p.lastFailureAt ?? '')}` : ''}</td></tr>`,
+        `<td>${p.lastFailureReason ? `${e(p.lastFailureReason)} at ${e(p.lastFailureAt ?? '')}` : ''}</td>` +
+        `<td class="path">${p.netns ? e(`${p.netns.containerId ?? ''}${p.netns.podUid ? ` pod ${p.netns.podUid}` : ''} (net:[${p.netns.inode}])`) : 'host'}</td><td>${p.check ?? ''}</td></tr>`,
     )
     .join('\n');
   const excluded = s.excluded.map((x) => `<tr><td>${e(x.protocol)}</td><td>${x.port}</td><td>${e(x.processName)}</td><td>${x.pid}</td><td>${e(x.reason)}</td></tr>`).join('\n');
@@ -274,7 +281,7 @@ export function renderStatusPage(s: StatusData, telemetryPath: string, opts: { a
 <p>job <code>${e(s.service)}</code> · <a href="${e(telemetryPath)}">Metrics</a> · <a href="/api/status">JSON</a> · <a href="/healthz">Health</a> · ${e(s.now)}</p>
 <p id="summary">${s.ports.length} ports: ${down === 0 ? '<span class="up">none down</span>' : `<span class="down">${down} down</span>`}${hung > 0 ? `, <span class="down">${hung} HTTP hung</span>` : ''}.</p>
 <h2>Ports (${s.ports.length})</h2>
-<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>Bound on</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th><th>Last failure</th></tr></thead>
+<div class="wrap"><table id="ports"><thead><tr><th>Proto</th><th>Port</th><th>Process</th><th>Executable</th><th>PID</th><th>Bound on</th><th>State</th><th>Connect</th><th>HTTP</th><th>Last check</th><th>Last failure</th><th>Namespace</th><th>Checked by</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
 <h2>Processes (${s.processes.length})</h2>
 <div class="wrap"><table id="processes"><thead><tr><th>Process</th><th>Executable</th><th>PIDs</th><th>Alive</th></tr></thead><tbody>${procs}</tbody></table></div>

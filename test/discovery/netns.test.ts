@@ -23,6 +23,7 @@ import { config } from '../helpers/hardening';
 import { promtoolFindings, which } from '../helpers/pipelines';
 import { find, parseExposition, value, type Exposition } from '../helpers/exposition';
 import { startListener, type Child } from '../helpers/processes';
+import { renderStatusPage, statusData } from '../../src/export/status-page';
 
 const IP = which('ip', ['/usr/sbin/ip', '/sbin/ip']);
 const SKIP = process.getuid?.() !== 0 ? 'needs root (ip netns add)' : !IP ? 'needs ip (iproute2)' : false;
@@ -144,6 +145,12 @@ test('the same program on the same port: one series per namespace, the host one 
   assert.equal(value(e, 'node_tcp_port_alive', { process_name: 'ohr-nsl', port: String(Q), container_id: cid('a') }), 1);
   assert.equal(daemon.pool.ports().find((p) => p.port === Q && p.processName === 'ohr-nsl')?.check, 'socket');
   assert.equal(value(e, 'node_udp_port_alive', { process_name: 'ohr-nsu', port: String(U), container_id: cid('a') }), 1);
+  // /api/status and the page: per port its namespace and how it is checked
+  const status = statusData(daemon).ports.filter((p) => p.port === P && p.processName === 'ohr-nst');
+  const shown = Object.fromEntries(status.map((p) => [p.netns?.containerId ?? 'host', `${p.check}/${p.netns?.inode ?? ''}`]));
+  assert.deepEqual(shown, { host: 'connect/', [cid('a')]: `connect/${inode.a}`, [cid('b')]: `connect/${inode.b}`, [cid('c')]: `socket/${inode.c}` });
+  const html = renderStatusPage(statusData(daemon), '/metrics');
+  assert.match(html, new RegExp(`<td class="path">${cid('c')} \\(net:\\[${inode.c}\\]\\)</td><td>socket</td>`));
 });
 
 test('promtool check metrics is clean and no series is duplicated', { skip: SKIP || (which('promtool') ? false : 'promtool not installed') }, async () => {
