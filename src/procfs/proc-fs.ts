@@ -47,6 +47,13 @@ const TABLE_SLICE = 64 * 1024;
  */
 const MAX_LINE = 4096;
 
+/**
+ * A seq_file read shorter than this has reached the end: the kernel fills its
+ * buffer (a page, 4 KiB at least) up to the last whole row, and a socket table
+ * row is under 200 bytes; 512 leaves room for any table we read.
+ */
+const SEQ_SHORT_READ = 4096 - 512;
+
 /** The small reader's buffer; a larger file gets a buffer of its own for that read only. */
 const SCRATCH_SIZE = 64 * 1024;
 
@@ -147,14 +154,24 @@ export class ProcFs {
       for (;;) {
         const want = Math.min(slice, limit - total);
         let used = 0;
+        let ended = false;
         while (used < want) {
-          const n = readSync(fd, buf, used, want - used, null);
-          if (n === 0) break;
+          const ask = want - used;
+          const n = readSync(fd, buf, used, ask, null);
           used += n;
+          // A /proc table is a seq_file: one read returns at most its page-sized buffer, and
+          // less than a page minus a row only once the records ran out. Asking again just to
+          // see EOF makes the kernel walk the table once more (for tcp/tcp6 the host-wide
+          // connection hash, whatever the namespace holds: it doubled the cost per namespace).
+          // A regular file's short read is its end as well.
+          if (n === 0 || n < Math.min(ask, SEQ_SHORT_READ)) {
+            ended = true;
+            break;
+          }
         }
         total += used;
         const text = carry + buf.toString('latin1', 0, used);
-        if (used < want || total >= limit) {
+        if (ended || used < want || total >= limit) {
           // end of file, or the cap: what is left is the last line(s)
           if (text !== '') yield text;
           return;

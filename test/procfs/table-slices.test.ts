@@ -123,3 +123,22 @@ test('a 25 MB net/tcp is parsed correctly with bounded memory (discovery and net
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('readTextSlices on a real multi-page /proc table stops at its end without losing a row (300 listeners, ~45 KB)', async () => {
+  const { startListener } = await import('../helpers/processes');
+  const { readFileSync } = await import('node:fs');
+  const child = await startListener('many:300', '127.0.0.1', 0, 'ohr-slices');
+  try {
+    const fs = new ProcFs('/proc');
+    const dir = `${child.pid}/net/tcp`;
+    const listening = (text: string): string[] =>
+      parseSocketTable('tcp', text, 'listening').map((s) => `${s.localAddress}:${s.localPort}/${s.inode}`).sort();
+    const viaSlices = listening((await collect(fs, dir)).join(''));
+    const viaNode = listening(readFileSync(`/proc/${dir}`, 'latin1'));
+    assert.ok(viaSlices.length >= 300, `${viaSlices.length} rows`);
+    assert.deepEqual(viaSlices, viaNode);
+    for (const p of child.ports) assert.ok(viaSlices.some((r) => r.startsWith(`127.0.0.1:${p}/`)), `port ${p}`);
+  } finally {
+    await child.kill();
+  }
+});
