@@ -10,6 +10,7 @@
  * - /metrics latency (median, p99) of a daemon child probing those 3,000
  *   ports every second; target: p99 under 20 ms.
  * Processes (issue 3): bench/process.ts, when present.
+ * Network namespaces (issue 8): bench/netns.ts, as root.
  *
  * Prints a table and writes bench-results.json beside the working directory.
  */
@@ -155,6 +156,11 @@ async function main(): Promise<void> {
   if (existsSync(processBench)) {
     const mod = (await import(processBench)) as { benchProcess?: () => Promise<Results> };
     if (mod.benchProcess) Object.assign(all, await mod.benchProcess());
+  }
+  const netnsBench = path.join(__dirname, 'netns.js');
+  if (existsSync(netnsBench)) {
+    const mod = (await import(netnsBench)) as { benchNetns?: () => Promise<Results> };
+    if (mod.benchNetns) Object.assign(all, await mod.benchNetns());
   }
   const width = Math.max(...Object.keys(all).map((k) => k.length));
   for (const [k, v] of Object.entries(all)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
