@@ -22,6 +22,13 @@
 #     even through a mounted host /proc; and the probes connect to 127.0.0.1:<port>, which must
 #     be the host's loopback. Without it the daemon sees and probes only its own container.
 #     It also makes :9464 reachable on the host's addresses without -p.
+# Containers on this host (ports of other network namespaces)
+#     Found through the mounted host /proc: every container's processes and their
+#     /proc/<pid>/net/ tables are there. --network=host lets the probes reach the containers'
+#     bridge/veth addresses from the host; without it those ports fall back to socket state (alive
+#     while the LISTEN socket exists). SYS_PTRACE ties container processes (other users) to their
+#     sockets; without it their ports are left out. The container id comes from the world-readable
+#     /proc/<pid>/cgroup: no extra mount or privilege.
 # --pid=host (optional with the mount above)
 #     Everything is read through PROC_PREFIX, so with the host /proc mounted at /host/proc
 #     discovery and process metrics work without it. With --pid=host the container's own /proc

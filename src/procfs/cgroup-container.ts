@@ -16,7 +16,9 @@
  * innermost id in a path wins (Docker in Docker). A runtime's monitor process
  * (`crio-conmon-<id>.scope`, `libpod-conmon-<id>.scope`) is not the container.
  * Paths are relative to the reader's cgroup namespace: an agent in its own
- * cgroup namespace sees `/` for everything outside it, and finds no id.
+ * cgroup namespace (Docker's default on cgroup v2) sees other containers'
+ * paths as `/../../system.slice/docker-<id>.scope`, which still name them;
+ * only processes inside the agent's own cgroup show as `/`.
  *
  * The pod: kubelet puts a pod's containers under `pod<uid>` (cgroupfs driver,
  * the uid with dashes) or `kubepods-<qos>-pod<uid with underscores>.slice`

@@ -26,6 +26,7 @@ const CASES: Array<{ file: string; containerId?: string; podUid?: string; why: s
   { file: 'podman-conmon-v2', why: 'libpod-conmon-<id>.scope is the monitor' },
   { file: 'host-v1-hybrid', why: 'a 32-hex-digit group under some other manager is not a container' },
   { file: 'host-systemd-v2', why: 'a login session' },
+  { file: 'cgroupns-relative-v2', containerId: A, podUid: POD, why: 'read from inside a cgroup namespace: a path outside it starts with /.. and still names the container' },
   { file: 'kube-pod-only-v2', podUid: POD, why: 'the pod slice itself' },
 ];
 
