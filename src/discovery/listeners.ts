@@ -130,7 +130,13 @@ export async function readAllListeningSockets(fs: ProcFs, namespaces: NetNamespa
   const nsOf = new Map<string, NetnsRef>();
   for (const ns of namespaces.byKey.values()) {
     const ref = netnsRef(ns);
-    const found = await readThroughMembers(fs, ns, (dir) => readListeningSockets(fs, dir, ref));
+    let found: Map<string, NetSocket[]> | undefined;
+    try {
+      found = await readThroughMembers(fs, ns, (dir) => readListeningSockets(fs, dir, ref));
+    } catch (err) {
+      // the host's tables fail discovery as before; one odd namespace must not hide all the others
+      if (!ref) throw err;
+    }
     if (!found) continue;
     for (const [key, list] of found) {
       sockets.set(key, list);
