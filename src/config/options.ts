@@ -47,6 +47,8 @@ export interface Config {
   gatherSmaps: boolean;
   removeEmptyGroups: boolean;
   netstatMaxPerProcess: number;
+  /** Add container_id to namedprocess_namegroup_* of processes in containers (off: process-exporter's label set). */
+  processContainerLabel: boolean;
   labelValueMaxLength: number;
   exporters: ExporterName[];
   otlpEndpoint: string;
@@ -288,6 +290,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Forget configured groups once they have no member (per-process groups are always removed).' },
   { key: 'netstatMaxPerProcess', flag: 'process.netstat-max', env: 'PROCESS_NETSTAT_MAX', def: 256, parse: positiveInt, accepts: 'a positive integer', section: 'process',
     help: 'At most this many namedprocess_namegroup_netstat series per process; the rest are counted as dropped.' },
+  { key: 'processContainerLabel', flag: 'process.container-label', def: false, parse: bool, boolean: true, accepts: 'true|false', section: 'process',
+    help: 'Add container_id (from the process cgroup) to namedprocess_namegroup_* of processes in containers; off keeps the process-exporter label set.' },
   // --- export
   { key: 'exporters', flag: 'metrics.exporter', env: 'OTEL_METRICS_EXPORTER', def: ['prometheus', 'otlp'], defText: 'prometheus,otlp', parse: exporterList, accepts: 'comma list of prometheus, otlp, or none', section: 'export',
     help: 'Which exports run. Both read the same MeterProvider.' },

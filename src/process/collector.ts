@@ -33,12 +33,30 @@ import { Tracker, type TrackedProc } from './tracker';
 import { Grouper, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
-import { AttributeInterner, buildFamilies, buildSelfFamilies, type ErrorCounters } from './families';
+import { AttributeInterner, buildFamilies, buildSelfFamilies, GROUP_KEY_SEPARATOR, type ErrorCounters } from './families';
+import { readPidCgroupSync } from '../procfs/pid-cgroup';
+import { containerFromCgroups } from '../procfs/cgroup-container';
 
 export type ProcessCollectorConfig = Pick<
   Config,
   'processConfigPath' | 'procnames' | 'children' | 'threads' | 'gatherSmaps' | 'removeEmptyGroups' | 'netstatMaxPerProcess'
->;
+> &
+  Partial<Pick<Config, 'processContainerLabel'>>;
+
+/**
+ * --process.container-label: a process in a container (an id in its cgroup, see
+ * procfs/cgroup-container.ts) gets a group of its own per container; families.ts turns the
+ * key back into `groupname` and `container_id`. Read once per new process, like its name.
+ */
+function withContainer(name: string, fs: ProcFs, pid: number): string {
+  let id: string | undefined;
+  try {
+    id = containerFromCgroups(readPidCgroupSync(fs, pid)).containerId;
+  } catch {
+    id = undefined; // exited or unreadable: the plain group
+  }
+  return id === undefined ? name : `${name}${GROUP_KEY_SEPARATOR}${id}`;
+}
 
 /** What the collector is handed by the composition root: it loads no file itself. */
 export interface ProcessCollectorOptions {
@@ -217,7 +235,7 @@ export class ProcessCollector {
       const needs = this.namer.needs;
       const attrs = this.reader.staticAttrs(stat.pid, needs);
       if (!attrs) return undefined;
-      return this.namer.name({
+      const name = this.namer.name({
         comm: stat.comm,
         cmdline: attrs.cmdline,
         pid: stat.pid,
@@ -225,6 +243,7 @@ export class ProcessCollector {
         username: needs.username ? this.users.name(status.uids[1]) : '',
         cgroups: attrs.cgroups,
       });
+      return name === undefined || !this.config.processContainerLabel ? name : withContainer(name, this.fs, stat.pid);
     };
 
     const visit = (pid: number): void => {

@@ -33,6 +33,13 @@ interface ThreadAttrs {
   ctxVoluntary: Attrs;
 }
 
+/**
+ * Joins a group name and a container id into one group key (--process.container-label): the
+ * processes of one name in different containers are different groups, told apart by the
+ * `container_id` label. NUL cannot occur in a name built from /proc text fields.
+ */
+export const GROUP_KEY_SEPARATOR = '\0';
+
 /** Attribute objects of every series of one group, kept from sample to sample. */
 class GroupAttrs {
   /** `{groupname}` of each family labelled by the group alone: one object per series, so each keeps its own last point. */
@@ -50,31 +57,40 @@ class GroupAttrs {
   users = new Map<string, Attrs>();
   sockets = new Map<string, Attrs>();
 
-  constructor(readonly groupname: string) {
+  readonly groupname: string;
+  /** `{groupname}`, plus `container_id` with --process.container-label (see GROUP_KEY_SEPARATOR). */
+  private readonly base: Attrs;
+
+  constructor(key: string) {
+    const sep = key.indexOf(GROUP_KEY_SEPARATOR);
+    const groupname = sep < 0 ? key : key.slice(0, sep);
+    this.groupname = groupname;
+    const base: Attrs = sep < 0 ? { groupname } : { groupname, container_id: key.slice(sep + 1) };
+    this.base = base;
     this.g = {
-      numProcs: { groupname },
-      read: { groupname },
-      write: { groupname },
-      majflt: { groupname },
-      minflt: { groupname },
-      fds: { groupname },
-      worst: { groupname },
-      oldest: { groupname },
-      threads: { groupname },
-      pid: { groupname },
+      numProcs: { ...base },
+      read: { ...base },
+      write: { ...base },
+      majflt: { ...base },
+      minflt: { ...base },
+      fds: { ...base },
+      worst: { ...base },
+      oldest: { ...base },
+      threads: { ...base },
+      pid: { ...base },
     };
-    this.cpuSystem = { groupname, mode: 'system' };
-    this.cpuUser = { groupname, mode: 'user' };
-    this.ctxNonvoluntary = { ctxswitchtype: 'nonvoluntary', groupname };
-    this.ctxVoluntary = { ctxswitchtype: 'voluntary', groupname };
+    this.cpuSystem = { ...base, mode: 'system' };
+    this.cpuUser = { ...base, mode: 'user' };
+    this.ctxNonvoluntary = { ctxswitchtype: 'nonvoluntary', ...base };
+    this.ctxVoluntary = { ctxswitchtype: 'voluntary', ...base };
     this.memory = {
-      proportionalResident: { groupname, memtype: 'proportionalResident' },
-      proportionalSwapped: { groupname, memtype: 'proportionalSwapped' },
-      resident: { groupname, memtype: 'resident' },
-      swapped: { groupname, memtype: 'swapped' },
-      virtual: { groupname, memtype: 'virtual' },
+      proportionalResident: { ...base, memtype: 'proportionalResident' },
+      proportionalSwapped: { ...base, memtype: 'proportionalSwapped' },
+      resident: { ...base, memtype: 'resident' },
+      swapped: { ...base, memtype: 'swapped' },
+      virtual: { ...base, memtype: 'virtual' },
     };
-    this.states = STATE_NAMES.map((state) => ({ groupname, state }));
+    this.states = STATE_NAMES.map((state) => ({ ...base, state }));
   }
 
   /** The counters' start time, the same array while it does not change (so points can be reused). */
@@ -87,40 +103,40 @@ class GroupAttrs {
   }
 
   wchan(w: string, next: Map<string, Attrs>): Attrs {
-    const a = this.wchans.get(w) ?? { groupname: this.groupname, wchan: w };
+    const a = this.wchans.get(w) ?? { ...this.base, wchan: w };
     next.set(w, a);
     return a;
   }
 
   thread(threadname: string, startMs: number, next: Map<string, ThreadAttrs>): ThreadAttrs {
-    const groupname = this.groupname;
+    const base = this.base;
     let a = this.threads.get(threadname);
     if (a && a.startMs !== startMs) a = undefined; // a new series of that name: new start time
     a ??= {
       startMs,
       startTime: hrTime(startMs),
-      count: { groupname, threadname },
-      majflt: { groupname, threadname },
-      minflt: { groupname, threadname },
-      cpuSystem: { groupname, mode: 'system', threadname },
-      cpuUser: { groupname, mode: 'user', threadname },
-      ioRead: { groupname, iomode: 'read', threadname },
-      ioWrite: { groupname, iomode: 'write', threadname },
-      ctxNonvoluntary: { ctxswitchtype: 'nonvoluntary', groupname, threadname },
-      ctxVoluntary: { ctxswitchtype: 'voluntary', groupname, threadname },
+      count: { ...base, threadname },
+      majflt: { ...base, threadname },
+      minflt: { ...base, threadname },
+      cpuSystem: { ...base, mode: 'system', threadname },
+      cpuUser: { ...base, mode: 'user', threadname },
+      ioRead: { ...base, iomode: 'read', threadname },
+      ioWrite: { ...base, iomode: 'write', threadname },
+      ctxNonvoluntary: { ctxswitchtype: 'nonvoluntary', ...base, threadname },
+      ctxVoluntary: { ctxswitchtype: 'voluntary', ...base, threadname },
     };
     next.set(threadname, a);
     return a;
   }
 
   user(username: string, next: Map<string, Attrs>): Attrs {
-    const a = this.users.get(username) ?? { groupname: this.groupname, username };
+    const a = this.users.get(username) ?? { ...this.base, username };
     next.set(username, a);
     return a;
   }
 
   socket(key: string, s: SocketLabels, next: Map<string, Attrs>): Attrs {
-    const a = this.sockets.get(key) ?? { groupname: this.groupname, local: s.local, protocol: s.protocol, remote: s.remote };
+    const a = this.sockets.get(key) ?? { ...this.base, local: s.local, protocol: s.protocol, remote: s.remote };
     next.set(key, a);
     return a;
   }

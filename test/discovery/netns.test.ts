@@ -11,12 +11,17 @@
  * ns A also holds a loopback-only listener (`ohr-nsl`, 127.0.0.1) and a UDP
  * socket (`ohr-nsu`). `ip netns exec` leaves a process in the caller's
  * cgroup (checked below), so container_id falls back to netns-<inode>.
+ * To see an id parsed from a real cgroup file, one more listener in ns A
+ * (`ohr-nsk`) is moved into a Docker-style cgroup the test creates in the
+ * v1 pids hierarchy (`/ohr-t-<tag>/docker/<id>`) and removes again; its twin
+ * `ohr-nsk` on the host stays in the host's cgroup.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
+import * as path from 'node:path';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { config } from '../helpers/hardening';
@@ -40,7 +45,12 @@ let P = 0;
 let Q = 0;
 let U = 0;
 const inode: Record<string, string> = {};
-let procs: Record<'host' | 'a' | 'b' | 'c' | 'loop' | 'udp', Child>;
+let procs: Record<'host' | 'a' | 'b' | 'c' | 'loop' | 'udp' | 'kHost' | 'kA', Child>;
+/** A Docker-style container id for the cgroup this test creates. */
+const DOCKER_ID = randomBytes(32).toString('hex');
+const PIDS_ROOT = '/sys/fs/cgroup/pids';
+const CGROUP = `${PIDS_ROOT}/ohr-t-${tag}/docker/${DOCKER_ID}`;
+const CGROUP_SKIP = SKIP || (existsSync(`${PIDS_ROOT}/cgroup.procs`) ? false : 'no cgroup v1 pids hierarchy at /sys/fs/cgroup/pids');
 
 function ip(...args: string[]): void {
   const r = spawnSync(IP!, args, { encoding: 'utf8' });
@@ -96,13 +106,26 @@ before(async () => {
     c: await listen('http', '0.0.0.0', P, 'ohr-nst', NS.c),
     loop,
     udp,
+    kHost: await listen('http', '0.0.0.0', 0, 'ohr-nsk'),
+    kA: await listen('http', '0.0.0.0', 0, 'ohr-nsk', NS.a),
   };
+  if (!CGROUP_SKIP) {
+    mkdirSync(CGROUP, { recursive: true });
+    writeFileSync(`${CGROUP}/cgroup.procs`, String(procs.kA.pid));
+  }
   daemon = new Daemon(config(['--port.status-interval=1h']), silentLogger);
   await daemon.monitor.rebuild();
 });
 
 after(async () => {
   for (const c of children) await c.kill().catch(() => undefined);
+  for (const dir of [CGROUP, path.dirname(CGROUP), path.dirname(path.dirname(CGROUP))]) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // never created, or skipped
+    }
+  }
   await daemon?.telemetry.shutdown(1000).catch(() => undefined);
   for (const name of created) spawnSync(IP!, ['netns', 'del', name]);
   // deleting a namespace removes its veth pair; leave /run/netns as we found it
@@ -151,6 +174,30 @@ test('the same program on the same port: one series per namespace, the host one 
   assert.deepEqual(shown, { host: 'connect/', [cid('a')]: `connect/${inode.a}`, [cid('b')]: `connect/${inode.b}`, [cid('c')]: `socket/${inode.c}` });
   const html = renderStatusPage(statusData(daemon), '/metrics');
   assert.match(html, new RegExp(`<td class="path">${cid('c')} \\(net:\\[${inode.c}\\]\\)</td><td>socket</td>`));
+});
+
+test('a process in a Docker-style cgroup: container_id is the id from its cgroup file, not netns-<inode>', { skip: CGROUP_SKIP }, async () => {
+  assert.match(readFileSync(`/proc/${procs.kA.pid}/cgroup`, 'utf8'), new RegExp(`/docker/${DOCKER_ID}$`, 'm'));
+  const e = await cycle();
+  assert.equal(value(e, 'node_tcp_port_alive', { process_name: 'ohr-nsk', port: String(procs.kA.ports[0]), container_id: DOCKER_ID }), 1);
+  assert.equal(value(e, 'node_process_alive', { process_name: 'ohr-nsk', container_id: DOCKER_ID }), 1);
+  const host = find(e, 'node_tcp_port_alive', { process_name: 'ohr-nsk', port: String(procs.kHost.ports[0]) });
+  assert.deepEqual(host.map((s) => s.labels.container_id), [undefined], 'its host twin keeps the contract labels');
+});
+
+test('--process.container-label: namedprocess groups of processes in containers carry container_id; off by default', { skip: CGROUP_SKIP }, async () => {
+  const groups = async (argv: string[]): Promise<Record<string, number>> => {
+    const d = new Daemon(config(['--collector.namedprocess', '--procnames=ohr-nsk', '--port.status-interval=1h', ...argv]), silentLogger);
+    try {
+      await d.processes!.sample();
+      const e = parseExposition(await d.telemetry.scrape());
+      return Object.fromEntries(find(e, 'namedprocess_namegroup_num_procs', { groupname: 'ohr-nsk' }).map((s) => [s.labels.container_id ?? 'none', s.value]));
+    } finally {
+      await d.telemetry.shutdown(1000).catch(() => undefined);
+    }
+  };
+  assert.deepEqual(await groups(['--process.container-label']), { none: 1, [DOCKER_ID]: 1 });
+  assert.deepEqual(await groups([]), { none: 2 }, 'off: one group, process-exporter labels');
 });
 
 test('promtool check metrics is clean and no series is duplicated', { skip: SKIP || (which('promtool') ? false : 'promtool not installed') }, async () => {
