@@ -68,7 +68,8 @@ export interface StatusData {
   service: string;
   now: string;
   ports: StatusPort[];
-  processes: Array<{ processName: string; exePath: string; pids: number[]; alive?: 0 | 1 }>;
+  /** `labels`: container_id / pod_uid of a process outside the host network namespace. */
+  processes: Array<{ processName: string; exePath: string; pids: number[]; alive?: 0 | 1; labels?: Record<string, string> }>;
   /** Process groups, largest resident memory first; empty when per-process metrics are off or not sampled yet. */
   groups: StatusGroup[];
   excluded: Array<{ protocol: string; port: number; processName: string; pid: number; reason: string }>;
@@ -105,8 +106,11 @@ export function processGroups(d: StatusSource): StatusGroup[] {
     for (const p of f.points) {
       const groupname = p.attributes.groupname;
       if (groupname === undefined) continue;
-      let g = groups.get(groupname);
-      if (!g) groups.set(groupname, (g = { groupname }));
+      // with --process.container-label one name can be a group per container
+      const cid = p.attributes.container_id;
+      const key = cid === undefined ? groupname : `${groupname} [${cid}]`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { groupname: key }));
       switch (family.slice(GROUP_PREFIX.length)) {
         case 'num_procs':
           g.procs = p.value;
@@ -174,7 +178,9 @@ export function statusData(d: StatusSource): StatusData {
     service: d.config.serviceName,
     now: new Date().toISOString(),
     ports,
-    processes: d.pool.processes().map((p) => ({ processName: cut(p.processName), exePath: cut(p.exePath), pids: p.refs.map((r) => r.pid), alive: p.alive?.alive })),
+    processes: d.pool
+      .processes()
+      .map((p) => ({ processName: cut(p.processName), exePath: cut(p.exePath), pids: p.refs.map((r) => r.pid), alive: p.alive?.alive, ...(p.labels ? { labels: p.labels } : {}) })),
     groups: processGroups(d).map((g) => ({ ...g, groupname: cut(g.groupname) })),
     excluded: d.pool.excluded().map((x) => ({ ...x, processName: cut(x.processName) })),
     stages,

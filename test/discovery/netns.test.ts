@@ -28,7 +28,7 @@ import { config } from '../helpers/hardening';
 import { promtoolFindings, which } from '../helpers/pipelines';
 import { find, parseExposition, value, type Exposition } from '../helpers/exposition';
 import { startListener, type Child } from '../helpers/processes';
-import { renderStatusPage, statusData } from '../../src/export/status-page';
+import { processGroups, renderStatusPage, statusData } from '../../src/export/status-page';
 
 const IP = which('ip', ['/usr/sbin/ip', '/sbin/ip']);
 const SKIP = process.getuid?.() !== 0 ? 'needs root (ip netns add)' : !IP ? 'needs ip (iproute2)' : false;
@@ -186,11 +186,13 @@ test('a process in a Docker-style cgroup: container_id is the id from its cgroup
 });
 
 test('--process.container-label: namedprocess groups of processes in containers carry container_id; off by default', { skip: CGROUP_SKIP }, async () => {
+  const shown: string[][] = [];
   const groups = async (argv: string[]): Promise<Record<string, number>> => {
     const d = new Daemon(config(['--collector.namedprocess', '--procnames=ohr-nsk', '--port.status-interval=1h', ...argv]), silentLogger);
     try {
       await d.processes!.sample();
       const e = parseExposition(await d.telemetry.scrape());
+      shown.push(processGroups(d).filter((g) => g.groupname.startsWith('ohr-nsk')).map((g) => `${g.groupname}=${g.procs}`).sort());
       return Object.fromEntries(find(e, 'namedprocess_namegroup_num_procs', { groupname: 'ohr-nsk' }).map((s) => [s.labels.container_id ?? 'none', s.value]));
     } finally {
       await d.telemetry.shutdown(1000).catch(() => undefined);
@@ -198,6 +200,7 @@ test('--process.container-label: namedprocess groups of processes in containers 
   };
   assert.deepEqual(await groups(['--process.container-label']), { none: 1, [DOCKER_ID]: 1 });
   assert.deepEqual(await groups([]), { none: 2 }, 'off: one group, process-exporter labels');
+  assert.deepEqual(shown, [[`ohr-nsk [${DOCKER_ID}]=1`, 'ohr-nsk=1'], ['ohr-nsk=2']], 'the status page keeps the groups apart');
 });
 
 test('promtool check metrics is clean and no series is duplicated', { skip: SKIP || (which('promtool') ? false : 'promtool not installed') }, async () => {
