@@ -61,14 +61,15 @@ function nsInode(fs: ProcFs, pids: readonly number[], fallback: number): number 
 export async function listNetNamespaces(fs: ProcFs): Promise<NetNamespaces> {
   const pids = await fs.listPids();
   const members = new Map<number, number[]>();
+  let pid1Key: number | undefined;
   for (const pid of pids) {
     const key = tryKey(fs, pid);
     if (key === undefined) continue;
+    if (pid === 1) pid1Key = key;
     let list = members.get(key);
     if (!list) members.set(key, (list = []));
     list.push(pid);
   }
-  const pid1Key = members.has(1) || pids.includes(1) ? tryKey(fs, 1) : undefined;
   const hostKey = pid1Key ?? tryKey(fs, '') ?? 0;
   const byKey = new Map<number, NetNamespace>();
   for (const [key, list] of members) {
