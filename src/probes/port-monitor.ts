@@ -112,7 +112,8 @@ export class PortMonitor {
     const live = new Set(namespaces.byKey.keys());
     const sockets = new Set<string>();
     const wanted = new Set<number>();
-    for (const p of ports) wanted.add(p.netns ? p.netns.key : namespaces.host.key);
+    // a connect-checked port needs only its namespace to be alive, not its table
+    for (const p of ports) if (p.check !== 'connect') wanted.add(p.netns ? p.netns.key : namespaces.host.key);
     for (const key of wanted) {
       const ns: NetNamespace | undefined = namespaces.byKey.get(key);
       if (!ns) continue;
