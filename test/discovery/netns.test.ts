@@ -240,6 +240,13 @@ test('a namespace deleted while the agent runs reads 0 (the host decoy on the sa
   assert.equal(value(r, 'node_udp_port_alive', { process_name: 'ohr-nsu', port: String(U), container_id: cid('a') }), 1);
 });
 
+test('a listener opened in a known namespace after the rebuild is found by the cheap pass and probed at its address', { skip: SKIP }, async () => {
+  const late = await listen('http', '0.0.0.0', 0, 'ohr-nsn', NS.a);
+  const e = await cycle();
+  assert.equal(value(e, 'node_tcp_port_alive', { process_name: 'ohr-nsn', port: String(late.ports[0]), container_id: cid('a') }), 1);
+  assert.equal(daemon.pool.ports().find((p) => p.processName === 'ohr-nsn')?.tcp?.address, ADDR.a);
+});
+
 test('a namespace created after the rebuild is found by the cheap pass', { skip: SKIP }, async () => {
   const name = `ohr-t-${tag}-d`;
   ip('netns', 'add', name);
