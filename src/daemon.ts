@@ -31,6 +31,11 @@ import { loadExclusionFile } from './config/exclusions';
 import { readPasswdFile } from './config/process-names';
 import { loadNamer, type LoadedNamer } from './process/namer-loader';
 import { Coalescer } from './util/coalescer';
+import { PoolFile, storageDirProblem } from './storage/pool-file';
+import { PoolPersistence } from './storage/pool-persistence';
+
+/** Where the pool state file goes when --storage.path is not given, if that directory exists and is writable. */
+export const DEFAULT_STORAGE_DIR = '/var/lib/otel-host-receiver';
 
 /**
  * Where the agent reads its own process figures (process_* self-metrics): the
@@ -59,6 +64,8 @@ export class Daemon {
   private server: HttpServer | undefined;
   private webAccess: WebAccess | undefined;
   private disposeSelfMetrics: (() => void) | undefined;
+  /** The pool state file (--storage.path); undefined when off. Set by start(). */
+  persistence: PoolPersistence | undefined;
   /** Resolves when the first discovery and the first round of probes have finished. */
   ready: Promise<void> = Promise.resolve();
 
@@ -93,10 +100,16 @@ export class Daemon {
     const m = this.monitor;
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
       new StageRunner(stage, ms, task, this.stats, log);
-    const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, () => m.addNewListeners());
+    const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, async () => {
+      await m.addNewListeners();
+      this.persistence?.changed();
+    });
     m.rediscover = () => discoveryNew.run();
     this.runners = {
-      discovery: runner('discovery', config.portLabelIntervalMs, () => m.rebuild()),
+      discovery: runner('discovery', config.portLabelIntervalMs, async () => {
+        await m.rebuild();
+        this.persistence?.changed();
+      }),
       discoveryNew,
       // new listeners are looked for right before each TCP sweep, so they are probed in the same round
       tcp: runner('tcp_probe', config.portStatusIntervalMs, async () => {
@@ -132,9 +145,34 @@ export class Daemon {
     if (problem) throw new ConfigError('PROC_PREFIX/--path.procfs', problem);
   }
 
+  /**
+   * --storage.path: opens the state file and puts the remembered ports in the
+   * pool before anything is served. An explicit directory that cannot be used
+   * is a ConfigError; the default one is used only when it exists and is
+   * writable. One log line either way.
+   */
+  private async openStorage(): Promise<void> {
+    const explicit = this.config.storagePath;
+    if (explicit === '') {
+      this.log.info('pool state file off (--storage.path is empty): the pool starts empty after each restart');
+      return;
+    }
+    const dir = explicit ?? DEFAULT_STORAGE_DIR;
+    const problem = await storageDirProblem(dir);
+    if (problem !== undefined) {
+      if (explicit !== undefined) throw new ConfigError('--storage.path/STORAGE_PATH', `${JSON.stringify(dir)} is not a writable directory (${problem})`);
+      this.log.info('pool state file off: the default directory is not usable; set --storage.path to keep the pool across restarts', { dir, problem });
+      return;
+    }
+    this.persistence = new PoolPersistence(new PoolFile(dir), this.pool, this.log, this.config.portLabelIntervalMs);
+    const remembered = await this.persistence.restore(Date.now(), this.config.portLabelIntervalMs);
+    if (remembered.length > 0) await this.monitor.remember(remembered);
+  }
+
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
     await this.assertProcfs();
+    await this.openStorage();
     this.webAccess = webAccess;
     const lifecycle = this.config.enableLifecycle ? lifecycleRoutes(() => this.reload()) : [];
     this.server = new HttpServer(
@@ -224,6 +262,7 @@ export class Daemon {
 
   async stop(flushTimeoutMs = 5000): Promise<void> {
     await Promise.all(Object.values(this.runners).map((r) => r.stop()));
+    await this.persistence?.flush();
     await this.server?.close();
     await this.telemetry.shutdown(flushTimeoutMs);
     this.disposeSelfMetrics?.();

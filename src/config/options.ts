@@ -26,6 +26,8 @@ export interface Config {
   enableLifecycle: boolean;
   procfs: string;
   rootfs: string;
+  /** Directory of the pool state file; undefined: the default directory when usable; '': off. */
+  storagePath: string | undefined;
   portStatusIntervalMs: number;
   httpStatusIntervalMs: number;
   udpStatusIntervalMs: number;
@@ -244,6 +246,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'procfs mount point. In a container mount the host /proc (e.g. at /host/proc) and point this at it.' },
   { key: 'rootfs', flag: 'path.rootfs', env: 'ROOTFS_PATH', def: '/', parse: nonEmpty, accepts: 'a directory', section: 'discovery',
     help: "Host root filesystem (node_exporter's flag): its etc/passwd resolves effective_username. In a container mount the host / (e.g. at /host) and point this at it." },
+  { key: 'storagePath', flag: 'storage.path', env: 'STORAGE_PATH', def: undefined, defText: '/var/lib/otel-host-receiver when it exists and is writable, else off', parse: (raw) => raw.trim(), accepts: 'a writable directory, or empty for off', section: 'discovery',
+    help: 'Where the port pool is kept across restarts (pool.json), so a service that died while the agent was down reads 0 at once after a restart.' },
   { key: 'portLabelIntervalMs', flag: 'port.label-interval', env: 'PORT_LABEL_INTERVAL', def: 8 * 3_600_000, parse: duration, accepts: DURATION, section: 'discovery',
     help: 'Full rebuild of the port<->process pool. Ports gone at a rebuild lose their series; new listeners are added every PORT_STATUS_INTERVAL.' },
   { key: 'excludedProcessNames', flag: 'exclude.process-names', env: 'EXCLUDED_PROCESS_NAMES', def: [], defText: '(built-in list only)', parse: commaList, accepts: 'comma-separated names', section: 'discovery',
