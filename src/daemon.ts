@@ -32,6 +32,8 @@ import { readPasswdFile } from './config/process-names';
 import { loadNamer, type LoadedNamer } from './process/namer-loader';
 import { Coalescer } from './util/coalescer';
 import { PoolFile, storageDirProblem } from './storage/pool-file';
+import { loadExpectFile } from './config/expect-file';
+import { ExpectedPorts } from './discovery/expected';
 import { PoolPersistence } from './storage/pool-persistence';
 
 /** Where the pool state file goes when --storage.path is not given, if that directory exists and is writable. */
@@ -55,6 +57,8 @@ export class Daemon {
   readonly stats = new SelfStats();
   readonly fs: ProcFs;
   readonly pool = new PortPool();
+  /** Expected ports (--expect.file): placeholders reading 0 until a matching listener is in the pool. */
+  readonly expected = new ExpectedPorts();
   readonly monitor: PortMonitor;
   readonly producer: CacheMetricProducer;
   readonly telemetry: Telemetry;
@@ -84,16 +88,24 @@ export class Daemon {
       config,
       this.stats,
     );
+    // throws ConfigError naming --expect.file, the file and the entry when it is unusable
+    const expectations = loadExpectFile(config.expectFile);
+    this.expected.set(expectations.ports);
     const resource = buildResource(config, deps.hostName, deps.machineId);
     this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
-    this.producer.addCached(portFamilies(this.pool));
+    this.producer.addCached(portFamilies(this.pool, this.expected));
     // throws ConfigError naming --config.path when the process_names file is unusable
     if (config.processMetrics) {
       // the namer and the passwd reader are built here, once, and handed in; reload builds a new namer the same way
       const passwd = path.join(config.rootfs, 'etc', 'passwd');
-      this.processes = new ProcessCollector(this.fs, config, this.stats, log, { namer: this.loadNaming().namer, readPasswd: () => readPasswdFile(passwd) });
+      this.processes = new ProcessCollector(this.fs, config, this.stats, log, {
+        namer: this.loadNaming().namer,
+        readPasswd: () => readPasswdFile(passwd),
+        expectedGroups: expectations.processGroups,
+      });
     }
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
+    else if (expectations.processGroups.length > 0) log.warn('--expect.file lists process_groups, but --no-collector.namedprocess is set: they are not reported');
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs(OWN_PROCFS), this.telemetry.otlp !== undefined);
 
@@ -102,13 +114,13 @@ export class Daemon {
       new StageRunner(stage, ms, task, this.stats, log);
     const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, async () => {
       await m.addNewListeners();
-      this.persistence?.changed();
+      this.afterDiscovery();
     });
     m.rediscover = () => discoveryNew.run();
     this.runners = {
       discovery: runner('discovery', config.portLabelIntervalMs, async () => {
         await m.rebuild();
-        this.persistence?.changed();
+        this.afterDiscovery();
       }),
       discoveryNew,
       // new listeners are looked for right before each TCP sweep, so they are probed in the same round
@@ -126,6 +138,11 @@ export class Daemon {
         if (this.telemetry.prometheus) await this.telemetry.scrape();
       }),
     };
+  }
+
+  private afterDiscovery(): void {
+    this.expected.observe(this.pool);
+    this.persistence?.changed();
   }
 
   /** One full cycle: discovery, then every probe. Used at start, by --once and by tests. */
@@ -253,11 +270,21 @@ export class Daemon {
   private async reloadNow(): Promise<void> {
     const namer = this.processes && this.config.processConfigPath !== undefined ? this.loadNaming() : undefined;
     const exclusion = new ExclusionList([...this.config.excludedProcessNames, ...loadExclusionFile(this.config.excludedProcessNamesFile)]);
+    const expectations = this.config.expectFile !== undefined ? loadExpectFile(this.config.expectFile) : undefined;
     await this.webAccess?.reload(); // validates, then swaps; throws and keeps the old one on a bad file
     if (namer) this.processes!.setNaming(namer.namer);
     this.monitor.setExclusion(exclusion);
-    this.log.info('configuration reloaded', { exclusions: exclusion.entries.length });
+    if (expectations) {
+      this.expected.set(expectations.ports);
+      this.processes?.setExpectedGroups(expectations.processGroups);
+    }
+    this.log.info('configuration reloaded', {
+      exclusions: exclusion.entries.length,
+      expected_ports: expectations?.ports.length,
+      expected_groups: expectations?.processGroups.length,
+    });
     void this.runners.discovery.run();
+    if (expectations) void this.runners.processSample.run();
   }
 
   async stop(flushTimeoutMs = 5000): Promise<void> {

@@ -40,6 +40,7 @@ export interface Config {
   enableHttpDetection: boolean;
   excludedProcessNames: string[];
   excludedProcessNamesFile: string | undefined;
+  expectFile: string | undefined;
   processMetrics: boolean;
   processSampleIntervalMs: number;
   processConfigPath: string | undefined;
@@ -254,6 +255,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Extra process names to ignore, merged with the built-in list of system and monitoring agents. A process is excluded when its name contains any entry.' },
   { key: 'excludedProcessNamesFile', flag: 'exclude.process-names-file', env: 'EXCLUDED_PROCESS_NAMES_FILE', def: undefined, defText: '(none)', parse: optionalPath, accepts: 'a file path', section: 'discovery',
     help: 'More exclusion entries, one per line (# comments), re-read on SIGHUP and POST /-/reload.' },
+  { key: 'expectFile', flag: 'expect.file', env: 'EXPECT_FILE', def: undefined, defText: '(none)', parse: optionalPath, accepts: 'a file path', section: 'discovery',
+    help: 'YAML list of the ports and process groups that must exist: they read 0 from the start until they do. Re-read on SIGHUP and POST /-/reload.' },
   // --- probes
   { key: 'portStatusIntervalMs', flag: 'port.status-interval', env: 'PORT_STATUS_INTERVAL', def: 60_000, parse: duration, accepts: DURATION, section: 'probes',
     help: 'TCP connect probe period (node_tcp_port_alive, node_tcp_port_response_seconds); also how often new listeners are looked for.' },
