@@ -34,6 +34,9 @@ import { Coalescer } from './util/coalescer';
 import { PoolFile, storageDirProblem } from './storage/pool-file';
 import { loadExpectFile } from './config/expect-file';
 import { ExpectedPorts } from './discovery/expected';
+import { ListeningSocketOwners } from './discovery/port-exporter-compat';
+import { compatFamilies } from './metrics/compat-families';
+import * as os from 'node:os';
 import { PoolPersistence } from './storage/pool-persistence';
 
 /** Where the pool state file goes when --storage.path is not given, if that directory exists and is writable. */
@@ -94,6 +97,9 @@ export class Daemon {
     const resource = buildResource(config, deps.hostName, deps.machineId);
     this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
     this.producer.addCached(portFamilies(this.pool, this.expected));
+    // --compat.port-exporter: every listening TCP socket, refreshed with each TCP round
+    const compat = config.compatPortExporter ? new ListeningSocketOwners(this.fs) : undefined;
+    if (compat) this.producer.addCached(compatFamilies(compat, deps.hostName ?? os.hostname()));
     // throws ConfigError naming --config.path when the process_names file is unusable
     if (config.processMetrics) {
       // the namer and the passwd reader are built here, once, and handed in; reload builds a new namer the same way
@@ -126,6 +132,7 @@ export class Daemon {
       // new listeners are looked for right before each TCP sweep, so they are probed in the same round
       tcp: runner('tcp_probe', config.portStatusIntervalMs, async () => {
         await discoveryNew.run();
+        await compat?.refresh();
         await m.tcpSweep();
       }),
       http: runner('http_probe', config.httpStatusIntervalMs, () => m.httpSweep()),

@@ -51,6 +51,7 @@ export interface Config {
   removeEmptyGroups: boolean;
   netstatMaxPerProcess: number;
   labelValueMaxLength: number;
+  compatPortExporter: boolean;
   exporters: ExporterName[];
   otlpEndpoint: string;
   otlpHeaders: Record<string, string>;
@@ -316,6 +317,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Extra resource attributes.' },
   { key: 'labelValueMaxLength', flag: 'label.max-length', env: 'LABEL_VALUE_MAX_LENGTH', def: 512, parse: positiveInt, accepts: 'a positive integer', section: 'export',
     help: 'Label values taken from the host (names, paths) are cut to this many characters.' },
+  { key: 'compatPortExporter', flag: 'compat.port-exporter', env: 'COMPAT_PORT_EXPORTER', def: false, parse: bool, boolean: true, accepts: 'true|false', section: 'export',
+    help: 'Also export custom_port_exporter{host,app,port,state,pid} (value: pid), one series per listening TCP socket, as the small Go port exporter does, for dashboards built on it.' },
   // --- general
   { key: 'logLevel', flag: 'log.level', env: 'LOG_LEVEL', def: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), accepts: 'debug|info|warn|error', section: 'general',
     help: 'Log verbosity (logs go to stderr, one line each).' },
