@@ -9,7 +9,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { get } from '../helpers/http';
 import { sleep, waitFor } from '../helpers/wait';
@@ -164,7 +164,7 @@ test('--storage.path naming a missing directory exits 2 with one line', async ()
 
 test('kill -9 of the agent while it writes loses at most the last change', async () => {
   const dir = tempDir('durable-kill9').dir;
-  // a hundred ports make each write a sizeable file, so the kill often lands in the middle of one
+  // a hundred ports make each write a sizeable file
   const bulk = await startListener('many:100', '127.0.0.1', 0, 'ohr-bulk');
   children.push(bulk);
   const added: number[] = [];
@@ -175,10 +175,17 @@ test('kill -9 of the agent while it writes loses at most the last change', async
       const ports = new Set(stored(dir).map((p) => p.port));
       return bulk.ports.every((p) => ports.has(p)) && added.every((p) => ports.has(p)) ? true : undefined;
     }, 20_000);
+    // the next change to the directory is the write of the new port: kill -9 the agent the moment it starts
+    const killed = new Promise<void>((resolve) => {
+      const watcher = watch(dir, () => {
+        agent.proc.kill('SIGKILL');
+        watcher.close();
+        resolve();
+      });
+    });
     const next = await startListener('hung', '127.0.0.1', 0, `ohr-k9-${i}`);
     children.push(next);
-    await waitFor('new port in the pool', async () => (value(await scrape(agent), 'node_tcp_port_alive', { port: String(next.ports[0]) }) === 1 ? true : undefined));
-    await sleep(Math.floor(Math.random() * 2500));
+    await killed;
     await killAndWait(agent.proc, 'SIGKILL');
     // the file parses (never a torn write) and holds everything before the last change
     const ports = new Set(stored(dir).map((p) => p.port));
