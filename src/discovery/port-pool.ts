@@ -59,6 +59,15 @@ export interface UdpState {
 }
 
 export interface PortEntry extends ListeningPort {
+  /**
+   * Remembered from the state file (--storage.path) and not found listening
+   * since the start: no process (pid 0), no socket; its probes read 0 and are
+   * not run. Leaves at the first rebuild after the start's, or becomes a live
+   * entry when a listener for it appears.
+   */
+  remembered?: true;
+  /** Extra identity labels (kept in the state file with the port). */
+  identityLabels?: Record<string, string>;
   tcp?: TcpState;
   http?: HttpState;
   udp?: UdpState;
@@ -141,7 +150,12 @@ export class PortPool {
     const next = new Map<string, PortEntry>();
     for (const p of found) {
       const old = this.entries.get(portKey(p));
-      next.set(portKey(p), old && sameOwner(old, p) ? { ...old, ...p, http: resetDetection(old.http) } : { ...p });
+      next.set(portKey(p), old && sameOwner(old, p) ? { ...old, ...p, remembered: undefined, http: resetDetection(old.http) } : { ...p });
+    }
+    // the first rebuild after remember() keeps the remembered ports it did not find (reading 0); the next forgets them
+    if (this.keepRemembered) {
+      for (const [key, e] of this.entries) if (e.remembered && !next.has(key)) next.set(key, withZeroState(e, now));
+      this.keepRemembered = false;
     }
     this.entries = next;
     this.excludedList = excluded;
@@ -158,13 +172,38 @@ export class PortPool {
     for (const p of found) {
       const key = portKey(p);
       const old = this.entries.get(key);
-      this.entries.set(key, old && sameOwner(old, p) ? { ...old, ...p } : { ...p });
+      this.entries.set(key, old && sameOwner(old, p) ? { ...old, ...p, remembered: undefined } : { ...p });
     }
     for (const x of excluded) {
       if (!this.excludedList.some((e) => e.protocol === x.protocol && e.port === x.port)) this.excludedList.push(x);
     }
     for (const i of ignoredInodes) this.ignoredInodes.add(i);
     this.refreshProcesses();
+  }
+
+  private keepRemembered = false;
+
+  /**
+   * Adds ports remembered from the state file, before the first discovery.
+   * `listeningNow` says which of them have a listening socket at this moment:
+   * those wait for discovery and their first probe (no series meanwhile);
+   * the others have no listener, a true 0 from the first scrape on.
+   */
+  remember(ports: PortEntry[], listeningNow: (p: PortEntry) => boolean, now: number): void {
+    const pending = new Set<string>();
+    for (const p of ports) {
+      const key = portKey(p);
+      if (this.entries.has(key)) continue;
+      const listening = listeningNow(p);
+      if (listening) pending.add(processKey(p));
+      this.entries.set(key, listening ? { ...p, remembered: true } : withZeroState({ ...p, remembered: true }, now));
+    }
+    this.keepRemembered = true;
+    this.refreshProcesses();
+    for (const [key, pe] of this.processMap) if (pe.refs.length === 0 && !pe.alive && !pending.has(key)) pe.alive = { alive: 0, checkedAt: now };
+    this.publish('tcp');
+    this.publish('udp');
+    this.publish('process');
   }
 
   private refreshProcesses(): void {
@@ -177,7 +216,7 @@ export class PortPool {
         pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive };
         next.set(key, pe);
       }
-      if (!pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {
+      if (!e.remembered && !pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {
         pe.refs.push({ pid: e.pid, startTicks: e.startTicks, processName: e.processName, exePath: e.exePath });
       }
     }
@@ -189,6 +228,12 @@ export class PortPool {
     };
     this.generation++;
   }
+}
+
+/** A port known to have no listener: its probes read 0 (a true 0) without being run. */
+function withZeroState(e: PortEntry, now: number): PortEntry {
+  if (e.protocol === 'udp') return { ...e, udp: e.udp ?? { alive: 0, checkedAt: now } };
+  return { ...e, tcp: e.tcp ?? { alive: 0, responseSeconds: 0, checkedAt: now } };
 }
 
 function resetDetection(http: HttpState | undefined): HttpState | undefined {

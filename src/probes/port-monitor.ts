@@ -7,7 +7,7 @@ import type { ProcFs } from '../procfs/proc-fs';
 import { isVanished } from '../procfs/proc-fs';
 import { readPidStatSync } from '../procfs/pid-stat';
 import type { ExclusionList } from '../discovery/exclusion';
-import { readListeningSockets, resolvePorts, type DiscoveryResult } from '../discovery/listeners';
+import { portKey, readListeningSockets, resolvePorts, type DiscoveryResult } from '../discovery/listeners';
 import type { PortEntry, PortPool } from '../discovery/port-pool';
 import { mapLimit } from '../util/concurrency';
 import type { SelfStats } from '../self-stats';
@@ -47,6 +47,12 @@ export class PortMonitor {
     this.recordDiscovery(result);
   }
 
+  /** Ports remembered from the state file join the pool (before the first discovery); see PortPool.remember. */
+  async remember(ports: PortEntry[]): Promise<void> {
+    const sockets = await readListeningSockets(this.fs);
+    this.pool.remember(ports, (p) => sockets.has(portKey(p)), Date.now());
+  }
+
   /**
    * The cheap pass (every PORT_STATUS_INTERVAL): four table reads; the fd scan
    * runs only when a port is new or its sockets changed.
@@ -80,7 +86,8 @@ export class PortMonitor {
    * what a polite agent sends its host's services either.
    */
   async tcpSweep(): Promise<void> {
-    const ports = this.pool.ports().filter((p) => p.protocol === 'tcp');
+    // a remembered port without a listener keeps its 0 until discovery finds one (it has no address to try)
+    const ports = this.pool.ports().filter((p) => p.protocol === 'tcp' && !p.remembered);
     const spacing = sweepSpreadMs(ports.length, this.settings.portStatusIntervalMs) / Math.max(1, ports.length);
     const started = Date.now();
     await mapLimit(ports, this.settings.portCheckConcurrency, async (p, i) => {
@@ -125,7 +132,7 @@ export class PortMonitor {
    */
   async httpSweep(): Promise<void> {
     if (!this.settings.enableHttpDetection) return;
-    const due = this.pool.ports().filter((p) => p.protocol === 'tcp' && (p.http?.everAnswered || !p.http?.detected));
+    const due = this.pool.ports().filter((p) => p.protocol === 'tcp' && !p.remembered && (p.http?.everAnswered || !p.http?.detected));
     await mapLimit(due, this.settings.httpDetectionConcurrency, async (p) => this.probeHttpPort(p));
     this.pool.publish('http');
   }
@@ -152,7 +159,7 @@ export class PortMonitor {
 
   /** UDP presence: a socket bound to the port is still in the kernel's tables. */
   async udpCheck(): Promise<void> {
-    const ports = this.pool.ports().filter((p) => p.protocol === 'udp');
+    const ports = this.pool.ports().filter((p) => p.protocol === 'udp' && !p.remembered);
     if (ports.length === 0) return;
     const sockets = await readListeningSockets(this.fs);
     const now = Date.now();
