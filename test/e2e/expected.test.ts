@@ -20,6 +20,12 @@ import { freePort } from '../helpers/ports';
 import { tempDir } from '../helpers/tmp';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');
+/**
+ * Names unique to this run (a comm keeps 15 bytes): another run of this suite on the same host,
+ * or a child it left behind, must not be counted as a member of our expected group.
+ */
+const RUN = String(process.pid % 100_000);
+const GROUP = `ohr-eg-${RUN}`;
 const children: Child[] = [];
 let daemon: ChildProcess;
 let stderr = '';
@@ -43,7 +49,7 @@ before(async () => {
   const dir = tempDir('expect').dir;
   expectFile = path.join(dir, 'expect.yml');
   expectedPort = await freePort();
-  writeFileSync(expectFile, `ports:\n  - {port: ${expectedPort}, protocol: tcp, process_name: ohr-expected}\nprocess_groups: [ohr-expgrp]\n`);
+  writeFileSync(expectFile, `ports:\n  - {port: ${expectedPort}, protocol: tcp, process_name: ohr-expected}\nprocess_groups: [${GROUP}]\n`);
   daemon = spawn(
     process.execPath,
     [
@@ -56,7 +62,7 @@ before(async () => {
       '--process.alive-interval=300ms',
       '--process.sample-interval=300ms',
       '--port.label-interval=4s',
-      '--procnames=ohr-expgrp',
+      `--procnames=${GROUP}`,
     ],
     { env: { ...process.env, OTEL_METRICS_EXPORTER: 'prometheus' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -102,11 +108,11 @@ test('an expected port that never opened reads 0 from the first scrape, and beco
 });
 
 test('an expected process group reports num_procs 0 and no other family until it has members', async () => {
-  const group = { groupname: 'ohr-expgrp' };
+  const group = { groupname: GROUP };
   assert.deepEqual(exact(first, 'namedprocess_namegroup_num_procs', group), [0]);
-  const others = first.samples.filter((s) => s.labels.groupname === 'ohr-expgrp' && s.name !== 'namedprocess_namegroup_num_procs');
+  const others = first.samples.filter((s) => s.labels.groupname === GROUP && s.name !== 'namedprocess_namegroup_num_procs');
   assert.deepEqual(others, []);
-  const member = await startListener('hung', '127.0.0.1', 0, 'ohr-expgrp');
+  const member = await startListener('hung', '127.0.0.1', 0, GROUP);
   children.push(member);
   const e = await waitFor('a member', async () => {
     const s = await scrape();
