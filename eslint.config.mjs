@@ -1,5 +1,6 @@
 // Lint rules that encode the project's habits (see README "Layout"):
-// - only src/procfs (and src/config, which reads operator-supplied files, and export/resource.ts) touch node:fs;
+// - only src/procfs (and src/config, which reads operator-supplied files, src/storage, which keeps the pool
+//   state file under --storage.path, and export/resource.ts) touch node:fs;
 // - nothing in src spawns processes (node_exporter bans os/exec the same way);
 // - promises are awaited or explicitly voided; type-only imports are marked.
 import tseslint from 'typescript-eslint';
@@ -24,7 +25,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/procfs/**', 'src/config/**', 'src/export/resource.ts'],
+    ignores: ['src/procfs/**', 'src/config/**', 'src/storage/**', 'src/export/resource.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -40,7 +41,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/procfs/**/*.ts', 'src/config/**/*.ts', 'src/export/resource.ts'],
+    files: ['src/procfs/**/*.ts', 'src/config/**/*.ts', 'src/storage/**/*.ts', 'src/export/resource.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -31,6 +31,16 @@ import { loadExclusionFile } from './config/exclusions';
 import { readPasswdFile } from './config/process-names';
 import { loadNamer, type LoadedNamer } from './process/namer-loader';
 import { Coalescer } from './util/coalescer';
+import { PoolFile, storageDirProblem } from './storage/pool-file';
+import { loadExpectFile } from './config/expect-file';
+import { ExpectedPorts } from './discovery/expected';
+import { ListeningSocketOwners } from './discovery/port-exporter-compat';
+import { compatFamilies } from './metrics/compat-families';
+import * as os from 'node:os';
+import { PoolPersistence } from './storage/pool-persistence';
+
+/** Where the pool state file goes when --storage.path is not given, if that directory exists and is writable. */
+export const DEFAULT_STORAGE_DIR = '/var/lib/otel-host-receiver';
 
 /**
  * Where the agent reads its own process figures (process_* self-metrics): the
@@ -50,6 +60,8 @@ export class Daemon {
   readonly stats = new SelfStats();
   readonly fs: ProcFs;
   readonly pool = new PortPool();
+  /** Expected ports (--expect.file): placeholders reading 0 until a matching listener is in the pool. */
+  readonly expected = new ExpectedPorts();
   readonly monitor: PortMonitor;
   readonly producer: CacheMetricProducer;
   readonly telemetry: Telemetry;
@@ -59,6 +71,8 @@ export class Daemon {
   private server: HttpServer | undefined;
   private webAccess: WebAccess | undefined;
   private disposeSelfMetrics: (() => void) | undefined;
+  /** The pool state file (--storage.path); undefined when off. Set by start(). */
+  persistence: PoolPersistence | undefined;
   /** Resolves when the first discovery and the first round of probes have finished. */
   ready: Promise<void> = Promise.resolve();
 
@@ -77,30 +91,48 @@ export class Daemon {
       config,
       this.stats,
     );
+    // throws ConfigError naming --expect.file, the file and the entry when it is unusable
+    const expectations = loadExpectFile(config.expectFile);
+    this.expected.set(expectations.ports);
     const resource = buildResource(config, deps.hostName, deps.machineId);
     this.producer = new CacheMetricProducer(resource, config.labelValueMaxLength);
-    this.producer.addCached(portFamilies(this.pool));
+    this.producer.addCached(portFamilies(this.pool, this.expected));
+    // --compat.port-exporter: every listening TCP socket, refreshed with each TCP round
+    const compat = config.compatPortExporter ? new ListeningSocketOwners(this.fs) : undefined;
+    if (compat) this.producer.addCached(compatFamilies(compat, deps.hostName ?? os.hostname()));
     // throws ConfigError naming --config.path when the process_names file is unusable
     if (config.processMetrics) {
       // the namer and the passwd reader are built here, once, and handed in; reload builds a new namer the same way
       const passwd = path.join(config.rootfs, 'etc', 'passwd');
-      this.processes = new ProcessCollector(this.fs, config, this.stats, log, { namer: this.loadNaming().namer, readPasswd: () => readPasswdFile(passwd) });
+      this.processes = new ProcessCollector(this.fs, config, this.stats, log, {
+        namer: this.loadNaming().namer,
+        readPasswd: () => readPasswdFile(passwd),
+        expectedGroups: expectations.processGroups,
+      });
     }
     if (this.processes) this.producer.addCached(this.processes.cachedFamilies());
+    else if (expectations.processGroups.length > 0) log.warn('--expect.file lists process_groups, but --no-collector.namedprocess is set: they are not reported');
     this.telemetry = new Telemetry(config, resource, this.producer, this.stats, log);
     this.disposeSelfMetrics = registerSelfMetrics(this.telemetry.meter, this.stats, this.pool, new ProcFs(OWN_PROCFS), this.telemetry.otlp !== undefined);
 
     const m = this.monitor;
     const runner = (stage: ConstructorParameters<typeof StageRunner>[0], ms: number, task: () => Promise<void>): StageRunner =>
       new StageRunner(stage, ms, task, this.stats, log);
-    const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, () => m.addNewListeners());
+    const discoveryNew = runner('discovery_new', config.portStatusIntervalMs, async () => {
+      await m.addNewListeners();
+      this.afterDiscovery();
+    });
     m.rediscover = () => discoveryNew.run();
     this.runners = {
-      discovery: runner('discovery', config.portLabelIntervalMs, () => m.rebuild()),
+      discovery: runner('discovery', config.portLabelIntervalMs, async () => {
+        await m.rebuild();
+        this.afterDiscovery();
+      }),
       discoveryNew,
       // new listeners are looked for right before each TCP sweep, so they are probed in the same round
       tcp: runner('tcp_probe', config.portStatusIntervalMs, async () => {
         await discoveryNew.run();
+        await compat?.refresh();
         await m.tcpSweep();
       }),
       http: runner('http_probe', config.httpStatusIntervalMs, () => m.httpSweep()),
@@ -113,6 +145,11 @@ export class Daemon {
         if (this.telemetry.prometheus) await this.telemetry.scrape();
       }),
     };
+  }
+
+  private afterDiscovery(): void {
+    this.expected.observe(this.pool);
+    this.persistence?.changed();
   }
 
   /** One full cycle: discovery, then every probe. Used at start, by --once and by tests. */
@@ -132,9 +169,34 @@ export class Daemon {
     if (problem) throw new ConfigError('PROC_PREFIX/--path.procfs', problem);
   }
 
+  /**
+   * --storage.path: opens the state file and puts the remembered ports in the
+   * pool before anything is served. An explicit directory that cannot be used
+   * is a ConfigError; the default one is used only when it exists and is
+   * writable. One log line either way.
+   */
+  private async openStorage(): Promise<void> {
+    const explicit = this.config.storagePath;
+    if (explicit === '') {
+      this.log.info('pool state file off (--storage.path is empty): the pool starts empty after each restart');
+      return;
+    }
+    const dir = explicit ?? DEFAULT_STORAGE_DIR;
+    const problem = await storageDirProblem(dir);
+    if (problem !== undefined) {
+      if (explicit !== undefined) throw new ConfigError('--storage.path/STORAGE_PATH', `${JSON.stringify(dir)} is not a writable directory (${problem})`);
+      this.log.info('pool state file off: the default directory is not usable; set --storage.path to keep the pool across restarts', { dir, problem });
+      return;
+    }
+    this.persistence = new PoolPersistence(new PoolFile(dir), this.pool, this.log, this.config.portLabelIntervalMs);
+    const remembered = await this.persistence.restore(Date.now(), this.config.portLabelIntervalMs);
+    if (remembered.length > 0) await this.monitor.remember(remembered);
+  }
+
   /** Serves HTTP at once, then runs the first cycle in the background and starts the periods. */
   async start(extraRoutes: Route[] = [], webAccess?: WebAccess): Promise<AddressInfo> {
     await this.assertProcfs();
+    await this.openStorage();
     this.webAccess = webAccess;
     const lifecycle = this.config.enableLifecycle ? lifecycleRoutes(() => this.reload()) : [];
     this.server = new HttpServer(
@@ -215,15 +277,26 @@ export class Daemon {
   private async reloadNow(): Promise<void> {
     const namer = this.processes && this.config.processConfigPath !== undefined ? this.loadNaming() : undefined;
     const exclusion = new ExclusionList([...this.config.excludedProcessNames, ...loadExclusionFile(this.config.excludedProcessNamesFile)]);
+    const expectations = this.config.expectFile !== undefined ? loadExpectFile(this.config.expectFile) : undefined;
     await this.webAccess?.reload(); // validates, then swaps; throws and keeps the old one on a bad file
     if (namer) this.processes!.setNaming(namer.namer);
     this.monitor.setExclusion(exclusion);
-    this.log.info('configuration reloaded', { exclusions: exclusion.entries.length });
+    if (expectations) {
+      this.expected.set(expectations.ports);
+      this.processes?.setExpectedGroups(expectations.processGroups);
+    }
+    this.log.info('configuration reloaded', {
+      exclusions: exclusion.entries.length,
+      expected_ports: expectations?.ports.length,
+      expected_groups: expectations?.processGroups.length,
+    });
     void this.runners.discovery.run();
+    if (expectations) void this.runners.processSample.run();
   }
 
   async stop(flushTimeoutMs = 5000): Promise<void> {
     await Promise.all(Object.values(this.runners).map((r) => r.stop()));
+    await this.persistence?.flush();
     await this.server?.close();
     await this.telemetry.shutdown(flushTimeoutMs);
     this.disposeSelfMetrics?.();

@@ -12,18 +12,26 @@
  * read (or lies about its size) costs at most the cap.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { ConfigError } from './options';
 
 /** Cap for a config file: these hold a few rules, users or PEM blocks, kilobytes. Documented in the README. */
 export const CONFIG_FILE_MAX_BYTES = 1 << 20;
 
-/** A config file that cannot be used; `reason` names why without repeating the path. */
-export class ConfigFileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
-    this.name = 'ConfigFileError';
+/**
+ * A config file that cannot be used: a ConfigError keyed by the file, so one
+ * that escapes its loader still ends the start with exit 2 and one line. The
+ * loaders catch it to name their flag instead; `reason` says why without
+ * repeating the path.
+ */
+export class ConfigFileError extends ConfigError {
+  override name = 'ConfigFileError';
+
+  get file(): string {
+    return this.key;
+  }
+
+  get reason(): string {
+    return this.detail;
   }
 }
 

@@ -26,6 +26,8 @@ export interface Config {
   enableLifecycle: boolean;
   procfs: string;
   rootfs: string;
+  /** Directory of the pool state file; undefined: the default directory when usable; '': off. */
+  storagePath: string | undefined;
   portStatusIntervalMs: number;
   httpStatusIntervalMs: number;
   udpStatusIntervalMs: number;
@@ -38,6 +40,7 @@ export interface Config {
   enableHttpDetection: boolean;
   excludedProcessNames: string[];
   excludedProcessNamesFile: string | undefined;
+  expectFile: string | undefined;
   processMetrics: boolean;
   processSampleIntervalMs: number;
   processConfigPath: string | undefined;
@@ -50,6 +53,7 @@ export interface Config {
   /** Add container_id to namedprocess_namegroup_* of processes in containers (off: process-exporter's label set). */
   processContainerLabel: boolean;
   labelValueMaxLength: number;
+  compatPortExporter: boolean;
   exporters: ExporterName[];
   otlpEndpoint: string;
   otlpHeaders: Record<string, string>;
@@ -246,12 +250,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'procfs mount point. In a container mount the host /proc (e.g. at /host/proc) and point this at it.' },
   { key: 'rootfs', flag: 'path.rootfs', env: 'ROOTFS_PATH', def: '/', parse: nonEmpty, accepts: 'a directory', section: 'discovery',
     help: "Host root filesystem (node_exporter's flag): its etc/passwd resolves effective_username. In a container mount the host / (e.g. at /host) and point this at it." },
+  { key: 'storagePath', flag: 'storage.path', env: 'STORAGE_PATH', def: undefined, defText: '/var/lib/otel-host-receiver when it exists and is writable, else off', parse: (raw) => raw.trim(), accepts: 'a writable directory, or empty for off', section: 'discovery',
+    help: 'Where the port pool is kept across restarts (pool.json), so a service that died while the agent was down reads 0 at once after a restart.' },
   { key: 'portLabelIntervalMs', flag: 'port.label-interval', env: 'PORT_LABEL_INTERVAL', def: 8 * 3_600_000, parse: duration, accepts: DURATION, section: 'discovery',
     help: 'Full rebuild of the port<->process pool. Ports gone at a rebuild lose their series; new listeners are added every PORT_STATUS_INTERVAL.' },
   { key: 'excludedProcessNames', flag: 'exclude.process-names', env: 'EXCLUDED_PROCESS_NAMES', def: [], defText: '(built-in list only)', parse: commaList, accepts: 'comma-separated names', section: 'discovery',
     help: 'Extra process names to ignore, merged with the built-in list of system and monitoring agents. A process is excluded when its name contains any entry.' },
   { key: 'excludedProcessNamesFile', flag: 'exclude.process-names-file', env: 'EXCLUDED_PROCESS_NAMES_FILE', def: undefined, defText: '(none)', parse: optionalPath, accepts: 'a file path', section: 'discovery',
     help: 'More exclusion entries, one per line (# comments), re-read on SIGHUP and POST /-/reload.' },
+  { key: 'expectFile', flag: 'expect.file', env: 'EXPECT_FILE', def: undefined, defText: '(none)', parse: optionalPath, accepts: 'a file path', section: 'discovery',
+    help: 'YAML list of the ports and process groups that must exist: they read 0 from the start until they do. Re-read on SIGHUP and POST /-/reload.' },
   // --- probes
   { key: 'portStatusIntervalMs', flag: 'port.status-interval', env: 'PORT_STATUS_INTERVAL', def: 60_000, parse: duration, accepts: DURATION, section: 'probes',
     help: 'TCP connect probe period (node_tcp_port_alive, node_tcp_port_response_seconds); also how often new listeners are looked for.' },
@@ -313,6 +321,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Extra resource attributes.' },
   { key: 'labelValueMaxLength', flag: 'label.max-length', env: 'LABEL_VALUE_MAX_LENGTH', def: 512, parse: positiveInt, accepts: 'a positive integer', section: 'export',
     help: 'Label values taken from the host (names, paths) are cut to this many characters.' },
+  { key: 'compatPortExporter', flag: 'compat.port-exporter', env: 'COMPAT_PORT_EXPORTER', def: false, parse: bool, boolean: true, accepts: 'true|false', section: 'export',
+    help: 'Also export custom_port_exporter{host,app,port,state,pid} (value: pid), one series per listening TCP socket, as the small Go port exporter does, for dashboards built on it.' },
   // --- general
   { key: 'logLevel', flag: 'log.level', env: 'LOG_LEVEL', def: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), accepts: 'debug|info|warn|error', section: 'general',
     help: 'Log verbosity (logs go to stderr, one line each).' },

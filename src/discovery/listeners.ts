@@ -57,7 +57,7 @@ export interface ListeningPort extends ProcessRef {
   /** Socket inodes behind this port (one per address family, more with SO_REUSEPORT). */
   inodes: number[];
   /** Labels beyond the contract's, part of the series identity (container_id, pod_uid); only outside the host namespace. */
-  labels?: Record<string, string>;
+  identityLabels?: Record<string, string>;
   /** The network namespace, when it is not the host's. */
   netns?: NetnsRef;
 }
@@ -288,7 +288,7 @@ export async function resolvePorts(
       port: first.localPort,
       addresses: [...new Set(group.map((s) => s.localAddress))],
       inodes: [...new Set(group.map((s) => s.inode))],
-      ...(netns ? { netns, labels: namespaceLabels(fs, pid, netns) } : {}),
+      ...(netns ? { netns, identityLabels: namespaceLabels(fs, pid, netns) } : {}),
     });
   }
   return result;

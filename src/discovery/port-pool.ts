@@ -66,6 +66,13 @@ export interface PortEntry extends ListeningPort {
    */
   check?: 'connect' | 'socket';
   targets?: string[];
+  /**
+   * Remembered from the state file (--storage.path) and not found listening
+   * since the start: no process (pid 0), no socket; its probes read 0 and are
+   * not run. Leaves at the first rebuild after the start's, or becomes a live
+   * entry when a listener for it appears.
+   */
+  remembered?: true;
   tcp?: TcpState;
   http?: HttpState;
   udp?: UdpState;
@@ -75,23 +82,35 @@ export interface ProcessEntry {
   processName: string;
   exePath: string;
   /** Extra identity labels (container_id, pod_uid) of a process outside the host network namespace. */
-  labels?: Record<string, string>;
+  identityLabels?: Record<string, string>;
   /** The processes behind this identity that own pool ports. */
   refs: ProcessRef[];
   alive?: { alive: 0 | 1; checkedAt: number };
 }
 
-export function processKey(p: { processName: string; exePath: string; labels?: Record<string, string> }): string {
-  return p.labels ? `${p.processName}\0${p.exePath}\0${labelsKey(p.labels)}` : `${p.processName}\0${p.exePath}`;
+export function processKey(p: { processName: string; exePath: string; identityLabels?: Record<string, string> }): string {
+  return p.identityLabels ? `${p.processName}\0${p.exePath}\0${labelsKey(p.identityLabels)}` : `${p.processName}\0${p.exePath}`;
 }
 
 function labelsKey(labels: Record<string, string> | undefined): string {
   return labels ? Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\0') : '';
 }
 
+/**
+ * Key of a pool entry: its series identity. A port of the host namespace is
+ * protocol/port (portKey); one of another namespace also has its identity
+ * labels (container_id, pod_uid), which, unlike the namespace's inode, a
+ * port remembered in the state file (--storage.path) still has after a
+ * restart.
+ */
+export function entryKey(p: { protocol: 'tcp' | 'udp'; port: number; identityLabels?: Record<string, string> }): string {
+  const base = portKey({ protocol: p.protocol, port: p.port });
+  return p.identityLabels ? `${base}\0${labelsKey(p.identityLabels)}` : base;
+}
+
 /** Same series identity: process and extra labels (a restarted container has a new id: a new series). */
-function sameOwner(a: ProcessRef & { labels?: Record<string, string> }, b: ProcessRef & { labels?: Record<string, string> }): boolean {
-  return a.processName === b.processName && a.exePath === b.exePath && labelsKey(a.labels) === labelsKey(b.labels);
+function sameOwner(a: ProcessRef & { identityLabels?: Record<string, string> }, b: ProcessRef & { identityLabels?: Record<string, string> }): boolean {
+  return a.processName === b.processName && a.exePath === b.exePath && labelsKey(a.identityLabels) === labelsKey(b.identityLabels);
 }
 
 export class PortPool {
@@ -127,7 +146,7 @@ export class PortPool {
   }
 
   get(protocol: 'tcp' | 'udp', port: number): PortEntry | undefined {
-    return this.entries.get(portKey({ protocol, port }));
+    return this.entries.get(entryKey({ protocol, port }));
   }
 
   processes(): ProcessEntry[] {
@@ -154,8 +173,13 @@ export class PortPool {
   rebuild(found: ListeningPort[], excluded: ExcludedPort[], ignoredInodes: Iterable<number>, now: number): void {
     const next = new Map<string, PortEntry>();
     for (const p of found) {
-      const old = this.entries.get(portKey(p));
-      next.set(portKey(p), old && sameOwner(old, p) ? { ...old, ...p, http: resetDetection(old.http) } : { ...p });
+      const old = this.entries.get(entryKey(p));
+      next.set(entryKey(p), old && sameOwner(old, p) ? { ...old, ...p, remembered: undefined, http: resetDetection(old.http) } : { ...p });
+    }
+    // the first rebuild after remember() keeps the remembered ports it did not find (reading 0); the next forgets them
+    if (this.keepRemembered) {
+      for (const [key, e] of this.entries) if (e.remembered && !next.has(key)) next.set(key, withZeroState(e, now));
+      this.keepRemembered = false;
     }
     this.entries = next;
     this.excludedList = excluded;
@@ -170,15 +194,40 @@ export class PortPool {
    */
   merge(found: ListeningPort[], excluded: ExcludedPort[], ignoredInodes: Iterable<number>): void {
     for (const p of found) {
-      const key = portKey(p);
+      const key = entryKey(p);
       const old = this.entries.get(key);
-      this.entries.set(key, old && sameOwner(old, p) ? { ...old, ...p } : { ...p });
+      this.entries.set(key, old && sameOwner(old, p) ? { ...old, ...p, remembered: undefined } : { ...p });
     }
     for (const x of excluded) {
       if (!this.excludedList.some((e) => e.protocol === x.protocol && e.port === x.port)) this.excludedList.push(x);
     }
     for (const i of ignoredInodes) this.ignoredInodes.add(i);
     this.refreshProcesses();
+  }
+
+  private keepRemembered = false;
+
+  /**
+   * Adds ports remembered from the state file, before the first discovery.
+   * `listeningNow` says which of them have a listening socket at this moment:
+   * those wait for discovery and their first probe (no series meanwhile);
+   * the others have no listener, a true 0 from the first scrape on.
+   */
+  remember(ports: PortEntry[], listeningNow: (p: PortEntry) => boolean, now: number): void {
+    const pending = new Set<string>();
+    for (const p of ports) {
+      const key = entryKey(p);
+      if (this.entries.has(key)) continue;
+      const listening = listeningNow(p);
+      if (listening) pending.add(processKey(p));
+      this.entries.set(key, listening ? { ...p, remembered: true } : withZeroState({ ...p, remembered: true }, now));
+    }
+    this.keepRemembered = true;
+    this.refreshProcesses();
+    for (const [key, pe] of this.processMap) if (pe.refs.length === 0 && !pe.alive && !pending.has(key)) pe.alive = { alive: 0, checkedAt: now };
+    this.publish('tcp');
+    this.publish('udp');
+    this.publish('process');
   }
 
   private refreshProcesses(): void {
@@ -188,10 +237,10 @@ export class PortPool {
       let pe = next.get(key);
       if (!pe) {
         const old = this.processMap.get(key);
-        pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive, ...(e.labels ? { labels: e.labels } : {}) };
+        pe = { processName: e.processName, exePath: e.exePath, refs: [], alive: old?.alive, ...(e.identityLabels ? { identityLabels: e.identityLabels } : {}) };
         next.set(key, pe);
       }
-      if (!pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {
+      if (!e.remembered && !pe.refs.some((r) => r.pid === e.pid && r.startTicks === e.startTicks)) {
         pe.refs.push({ pid: e.pid, startTicks: e.startTicks, processName: e.processName, exePath: e.exePath });
       }
     }
@@ -203,6 +252,12 @@ export class PortPool {
     };
     this.generation++;
   }
+}
+
+/** A port known to have no listener: its probes read 0 (a true 0) without being run. */
+function withZeroState(e: PortEntry, now: number): PortEntry {
+  if (e.protocol === 'udp') return { ...e, udp: e.udp ?? { alive: 0, checkedAt: now } };
+  return { ...e, tcp: e.tcp ?? { alive: 0, responseSeconds: 0, checkedAt: now } };
 }
 
 function resetDetection(http: HttpState | undefined): HttpState | undefined {

@@ -5,7 +5,7 @@
  * namedprocess (process-exporter families and their scrape-error counters),
  * self (our own and process_* metrics). target_info always stays.
  */
-import { FAMILY_GROUPS, PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
+import { COMPAT_FAMILIES, FAMILY_GROUPS, PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES, type FamilyGroup } from '../metrics/contract';
 import { SELF_PREFIXES } from '../metrics/self-metrics';
 import type { Stage } from '../self-stats';
 
@@ -35,7 +35,7 @@ const STAGE_GROUPS: Record<Stage, readonly FamilyGroup[]> = {
 
 export class FilterError extends Error {}
 
-const PORT_GROUP = new Map<string, FamilyGroup>([...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES)].map((f) => [f.name, f.group]));
+const PORT_GROUP = new Map<string, FamilyGroup>([...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES), ...Object.values(COMPAT_FAMILIES)].map((f) => [f.name, f.group]));
 
 export function groupOf(name: string): FamilyGroup | undefined {
   const direct = PORT_GROUP.get(name);

@@ -149,7 +149,7 @@ export function statusData(d: StatusSource): StatusData {
       exePath: cut(p.exePath),
       pid: p.pid,
       addresses: p.addresses,
-      ...(p.netns ? { netns: { inode: p.netns.inode, containerId: p.labels?.container_id, podUid: p.labels?.pod_uid } } : {}),
+      ...(p.netns ? { netns: { inode: p.netns.inode, containerId: p.identityLabels?.container_id, podUid: p.identityLabels?.pod_uid } } : {}),
       check: p.protocol === 'udp' ? 'socket' : (p.check ?? 'connect'),
       tcpAlive: p.tcp?.alive,
       responseSeconds: p.tcp?.responseSeconds,
@@ -180,7 +180,7 @@ export function statusData(d: StatusSource): StatusData {
     ports,
     processes: d.pool
       .processes()
-      .map((p) => ({ processName: cut(p.processName), exePath: cut(p.exePath), pids: p.refs.map((r) => r.pid), alive: p.alive?.alive, ...(p.labels ? { labels: p.labels } : {}) })),
+      .map((p) => ({ processName: cut(p.processName), exePath: cut(p.exePath), pids: p.refs.map((r) => r.pid), alive: p.alive?.alive, ...(p.identityLabels ? { labels: p.identityLabels } : {}) })),
     groups: processGroups(d).map((g) => ({ ...g, groupname: cut(g.groupname) })),
     excluded: d.pool.excluded().map((x) => ({ ...x, processName: cut(x.processName) })),
     stages,

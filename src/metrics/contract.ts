@@ -115,3 +115,20 @@ export const PORT_DIAGNOSTIC_FAMILIES = {
     source: 'HEAD / every PORT_HTTP_STATUS_INTERVAL',
   },
 } as const satisfies Record<string, FamilySpec>;
+
+/**
+ * --compat.port-exporter (off by default): the family of the small Go port
+ * exporter many teams copied, for their existing dashboards. Its type there
+ * is untyped; OpenTelemetry has no such type, so it is a gauge.
+ */
+export const COMPAT_FAMILIES = {
+  portExporter: {
+    name: 'custom_port_exporter',
+    type: 'gauge',
+    help: 'Listening TCP socket (one series per socket); the value is the owning pid. --compat.port-exporter.',
+    unit: '',
+    labels: ['host', 'app', 'port', 'state', 'pid'],
+    group: 'ports',
+    source: 'socket tables and fd scan every PORT_STATUS_INTERVAL',
+  },
+} as const satisfies Record<string, FamilySpec>;

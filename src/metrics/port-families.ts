@@ -3,18 +3,28 @@
  * Each family is rebuilt only when the stage that feeds it has published new
  * results (PortPool.versions) or the pool's membership changed.
  */
-import type { PortEntry, PortPool, ProcessEntry } from '../discovery/port-pool';
+import { processKey, type PortEntry, type PortPool, type ProcessEntry } from '../discovery/port-pool';
 import { PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES } from './contract';
 import { FAILURE_REASONS, type FailureReason } from '../probes/failure-reason';
 import type { CachedFamily, Point } from './producer';
+import type { ExpectedPorts, Placeholder } from '../discovery/expected';
 
-export function portFamilies(pool: PortPool): CachedFamily[] {
+/**
+ * `expected` (--expect.file): expected ports with no matching listener read 0
+ * in node_tcp_port_alive / node_tcp_port_response_seconds (tcp) or
+ * node_udp_port_alive (udp), and node_process_alive 0 for their identity
+ * unless the pool already reports that identity.
+ */
+export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFamily[] {
+  const placeholders = (protocol: 'tcp' | 'udp'): Placeholder[] => (expected ? expected.placeholders(pool).filter((x) => x.protocol === protocol) : []);
+  const zeros = (protocol: 'tcp' | 'udp'): Point[] =>
+    placeholders(protocol).map((x) => ({ attributes: { process_name: x.processName, exe_path: x.exePath, port: String(x.port) }, value: 0 }));
   // label sets are fixed for an entry's life; build them once
   const portLabels = new WeakMap<PortEntry, Record<string, string>>();
   const labelsOf = (p: PortEntry): Record<string, string> => {
     let l = portLabels.get(p);
     // outside the host namespace: plus NAMESPACE_LABELS (contract.ts)
-    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port), ...p.labels }));
+    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port), ...p.identityLabels }));
     return l;
   };
   const reasonLabels = new WeakMap<PortEntry, Partial<Record<FailureReason, Record<string, string>>>>();
@@ -24,7 +34,7 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
     return (byReason[reason] ??= { ...labelsOf(p), reason });
   };
   const processLabels = new WeakMap<ProcessEntry, Record<string, string>>();
-  const v = (kind: keyof PortPool['versions']) => (): string => `${pool.generation}/${pool.versions[kind]}`;
+  const v = (kind: keyof PortPool['versions']) => (): string => `${pool.generation}/${pool.versions[kind]}/${expected?.version ?? 0}`;
   const tcpPoints = (pick: (p: PortEntry) => number | undefined) => (): Point[] => {
     const out: Point[] = [];
     for (const p of pool.ports()) {
@@ -34,10 +44,11 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
     }
     return out;
   };
+  const withZeros = (points: () => Point[]) => (): Point[] => [...points(), ...zeros('tcp')];
   return [
-    { spec: PORT_FAMILIES.tcpAlive, version: v('tcp'), points: tcpPoints((p) => p.tcp?.alive) },
+    { spec: PORT_FAMILIES.tcpAlive, version: v('tcp'), points: withZeros(tcpPoints((p) => p.tcp?.alive)) },
     // a port checked from socket state (in another namespace, not reachable from the host) has no connect time
-    { spec: PORT_FAMILIES.tcpResponse, version: v('tcp'), points: tcpPoints((p) => (p.check === 'socket' ? undefined : p.tcp?.responseSeconds)) },
+    { spec: PORT_FAMILIES.tcpResponse, version: v('tcp'), points: withZeros(tcpPoints((p) => (p.check === 'socket' ? undefined : p.tcp?.responseSeconds))) },
     // only ports that once answered HTTP have the series, for as long as they are in the pool
     { spec: PORT_FAMILIES.httpAlive, version: v('http'), points: tcpPoints((p) => (p.http?.everAnswered ? p.http.alive : undefined)) },
     {
@@ -62,18 +73,28 @@ export function portFamilies(pool: PortPool): CachedFamily[] {
     {
       spec: PORT_FAMILIES.udpAlive,
       version: v('udp'),
-      points: () => pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [{ attributes: labelsOf(p), value: p.udp.alive }] : [])),
+      points: () => [...pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [{ attributes: labelsOf(p), value: p.udp.alive }] : [])), ...zeros('udp')],
     },
     {
       spec: PORT_FAMILIES.processAlive,
       version: v('process'),
-      points: () =>
-        pool.processes().flatMap((pe) => {
+      points: () => {
+        const out = pool.processes().flatMap((pe) => {
           if (!pe.alive) return [];
           let l = processLabels.get(pe);
-          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath, ...pe.labels }));
+          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath, ...pe.identityLabels }));
           return [{ attributes: l, value: pe.alive.alive }];
-        }),
+        });
+        if (!expected) return out;
+        const known = new Set(pool.processes().map((pe) => processKey(pe)));
+        for (const x of expected.placeholders(pool)) {
+          const key = processKey(x);
+          if (known.has(key)) continue;
+          known.add(key);
+          out.push({ attributes: { process_name: x.processName, exe_path: x.exePath }, value: 0 });
+        }
+        return out;
+      },
     },
   ];
 }

@@ -56,6 +56,14 @@ export class PortMonitor {
     this.recordDiscovery(result);
   }
 
+  /** Ports remembered from the state file join the pool (before the first discovery); see PortPool.remember. */
+  async remember(ports: PortEntry[]): Promise<void> {
+    const all = await readAllListeningSockets(this.fs, await listNetNamespaces(this.fs));
+    // a remembered port of another namespace has no namespace yet (its inode changes with a restart): any namespace will do
+    const anywhere = new Set([...all.sockets.keys()].map((k) => k.replace(/@\d+$/, '')));
+    this.pool.remember(ports, (p) => (p.identityLabels ? anywhere.has(portKey({ protocol: p.protocol, port: p.port })) : all.sockets.has(portKey(p))), Date.now());
+  }
+
   /**
    * The cheap pass (every PORT_STATUS_INTERVAL): four table reads per network
    * namespace (new namespaces included); the fd scan runs only when a port is
@@ -146,7 +154,8 @@ export class PortMonitor {
    * what a polite agent sends its host's services either.
    */
   async tcpSweep(): Promise<void> {
-    const all = this.pool.ports().filter((p) => p.protocol === 'tcp');
+    // a remembered port without a listener keeps its 0 until discovery finds one (it has no address to try)
+    const all = this.pool.ports().filter((p) => p.protocol === 'tcp' && !p.remembered);
     const inNamespaces = all.filter((p) => p.netns);
     const state = inNamespaces.length > 0 ? await this.socketsOf(inNamespaces) : undefined;
     if (state) {
@@ -203,7 +212,7 @@ export class PortMonitor {
     // outside the host namespace only where a connect is possible, at the address that answered
     const due = this.pool
       .ports()
-      .filter((p) => p.protocol === 'tcp' && (p.http?.everAnswered || !p.http?.detected) && (!p.netns || (p.check === 'connect' && p.tcp?.address)));
+      .filter((p) => p.protocol === 'tcp' && !p.remembered && (p.http?.everAnswered || !p.http?.detected) && (!p.netns || (p.check === 'connect' && p.tcp?.address)));
     await mapLimit(due, this.settings.httpDetectionConcurrency, async (p) => this.probeHttpPort(p));
     this.pool.publish('http');
   }
@@ -231,7 +240,7 @@ export class PortMonitor {
 
   /** UDP presence: a socket bound to the port is still in the kernel's tables. */
   async udpCheck(): Promise<void> {
-    const ports = this.pool.ports().filter((p) => p.protocol === 'udp');
+    const ports = this.pool.ports().filter((p) => p.protocol === 'udp' && !p.remembered);
     if (ports.length === 0) return;
     const { sockets } = await this.socketsOf(ports);
     const now = Date.now();

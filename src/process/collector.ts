@@ -68,6 +68,8 @@ export interface ProcessCollectorOptions {
   now?: () => number;
   /** pids read between two yields to the event loop. */
   batchSize?: number;
+  /** Groups that report num_procs 0 while they have no member (--expect.file). */
+  expectedGroups?: readonly string[];
   /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
   maxReuseAge?: number;
   /** false: read every file of every process every cycle, as process-exporter does (bench: the busy-host cost). */
@@ -118,6 +120,7 @@ export class ProcessCollector {
   /** Bumped whenever `last` is rebuilt (the producer's cache key). */
   private version = 0;
   private readonly interner = new AttributeInterner();
+  private expectedGroups: readonly string[];
   private readonly errors: ErrorCounters = { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, droppedSockets: 0 };
   private report: CycleReport | undefined;
 
@@ -130,6 +133,7 @@ export class ProcessCollector {
     options: ProcessCollectorOptions,
   ) {
     this.namer = options.namer;
+    this.expectedGroups = options.expectedGroups ?? [];
     this.reader = new ProcessReader(fs);
     this.grouper = new Grouper(this.namer.removeEmptyGroups);
     this.users = new UserNames(options.readPasswd, options.now);
@@ -176,6 +180,11 @@ export class ProcessCollector {
     this.grouper.setRemoveEmpty(namer.removeEmptyGroups);
     this.tracker.forgetIgnored();
     this.renamePending = true;
+  }
+
+  /** Groups that report num_procs 0 while they have no member (--expect.file); shown from the next sample. */
+  setExpectedGroups(names: readonly string[]): void {
+    this.expectedGroups = names;
   }
 
   /** One sampling cycle; concurrent calls share the run in progress. */
@@ -385,7 +394,7 @@ export class ProcessCollector {
     return buildFamilies(
       views,
       { ...this.errors },
-      { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs },
+      { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs, expectedGroups: this.expectedGroups },
       this.interner,
     );
   }

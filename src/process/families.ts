@@ -215,6 +215,8 @@ export interface FamilyOptions {
   gatherSmaps: boolean;
   /** Start of the self counters (the collector's creation), ms. */
   startedMs: number;
+  /** Groups expected by --expect.file: num_procs 0 (and no other family) while they have no member. */
+  expectedGroups?: readonly string[];
 }
 
 const seconds = (ticks: number): number => ticks / USER_HZ;
@@ -316,6 +318,10 @@ export function buildFamilies(
       for (const [key, s] of g.sockets) netstat.push(P(a.socket(key, s, next), s.state));
       a.sockets = next;
     }
+  }
+  if (opts.expectedGroups && opts.expectedGroups.length > 0) {
+    const present = new Set(views.map((g) => g.name));
+    for (const name of opts.expectedGroups) if (!present.has(name)) numProcs.push(P(interner.group(name).g.numProcs, 0));
   }
   interner.endRound();
   return [

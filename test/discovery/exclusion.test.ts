@@ -17,7 +17,7 @@ import { ExclusionList } from '../../src/discovery/exclusion';
 import { get } from '../helpers/http';
 import { waitFor } from '../helpers/wait';
 import { parseExposition, value } from '../helpers/exposition';
-import { LISTENER_CHILD, killAndWait } from '../helpers/processes';
+import { LISTENER_CHILD, killAndWait, readyPorts } from '../helpers/processes';
 
 const MAIN = path.resolve(__dirname, '../../src/main.js');
 const NOBODY = 65534;
@@ -120,17 +120,7 @@ const canDrop = root && spawnSync(process.execPath, [MAIN, '--version'], { uid: 
 /** listener-child.js run as nobody, optionally through another executable; resolves with its port. */
 function startAsNobody(exe: string, title: string): Promise<{ proc: ChildProcess; port: number }> {
   const proc = spawn(exe, [LISTENER_CHILD, 'hung', '127.0.0.1', '0', title], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.once('exit', (code) => reject(new Error(`${title} exited with ${code}: ${err}`)));
-  });
+  return readyPorts(proc, title).then(([port]) => ({ proc, port: port! }));
 }
 
 test(

@@ -14,6 +14,7 @@ import { ProcFs } from '../../src/procfs/proc-fs';
 import { discoverPorts } from '../../src/discovery/listeners';
 import { ExclusionList } from '../../src/discovery/exclusion';
 import { listNetNamespaces } from '../../src/discovery/netns';
+import { PortPool } from '../../src/discovery/port-pool';
 
 const ID = 'ab'.repeat(32);
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
@@ -63,7 +64,7 @@ test('a procfs tree with three namespaces: one table read each, owners through f
 
     const r = await discoverPorts(fs, new ExclusionList(), ns);
     const key400 = statSync(path.join(root, '400', 'net', 'tcp')).ino;
-    const got = r.ports.map((p) => ({ port: p.port, pid: p.pid, name: p.processName, labels: p.labels ?? 'host', addresses: p.addresses })).sort((a, b) => a.pid - b.pid || a.port - b.port);
+    const got = r.ports.map((p) => ({ port: p.port, pid: p.pid, name: p.processName, labels: p.identityLabels ?? 'host', addresses: p.addresses })).sort((a, b) => a.pid - b.pid || a.port - b.port);
     assert.deepEqual(got, [
       { port: 80, pid: 100, name: 'web', labels: 'host', addresses: ['0.0.0.0'] },
       { port: 80, pid: 300, name: 'web', labels: { container_id: ID }, addresses: ['0.0.0.0'] },
@@ -84,4 +85,19 @@ test('without pid 1 tables (a fixture tree), the host namespace is <procfs>/net,
   const r = await discoverPorts(fs, new ExclusionList(), ns);
   const legacy = await discoverPorts(fs, new ExclusionList());
   assert.deepEqual(r, legacy);
+});
+
+test('a container port remembered from the state file and found again is one pool entry: identity labels key it, not the namespace inode', () => {
+  const pool = new PortPool();
+  const identityLabels = { container_id: ID };
+  const base = { protocol: 'tcp' as const, port: 80, processName: 'web', exePath: '/usr/sbin/web' };
+  pool.remember([{ ...base, pid: 0, startTicks: 0, addresses: [], inodes: [], identityLabels }], () => false, 1000);
+  assert.deepEqual(pool.ports().map((p) => [p.remembered, p.tcp?.alive]), [[true, 0]], 'remembered, no listener yet: a true 0');
+  const live = { ...base, pid: 300, startTicks: 5, addresses: ['0.0.0.0'], inodes: [3001], identityLabels, netns: { key: 77, inode: 77 } };
+  const host = { ...base, pid: 100, startTicks: 1, addresses: ['0.0.0.0'], inodes: [1001] };
+  pool.rebuild([live, host], [], [], 2000);
+  assert.deepEqual(
+    pool.ports().map((p) => [p.pid, p.remembered, p.identityLabels?.container_id ?? 'host']).sort(),
+    [[100, undefined, 'host'], [300, undefined, ID]],
+  );
 });

@@ -151,7 +151,7 @@ test('the same program on the same port: one series per namespace, the host one 
     if (s.labels.container_id) assert.deepEqual(Object.keys(s.labels).sort(), ['container_id', 'exe_path', 'port', 'process_name']);
   }
   // A and B were connected to at their own addresses; C (no link) only from socket state
-  const entry = (ns: 'a' | 'b' | 'c') => daemon.pool.ports().find((p) => p.port === P && p.labels?.container_id === cid(ns))!;
+  const entry = (ns: 'a' | 'b' | 'c') => daemon.pool.ports().find((p) => p.port === P && p.identityLabels?.container_id === cid(ns))!;
   assert.equal(entry('a').check, 'connect');
   assert.equal(entry('a').tcp?.address, ADDR.a);
   assert.equal(entry('b').tcp?.address, ADDR.b);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { OPTIONS } from '../../src/config/options';
-import { PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES } from '../../src/metrics/contract';
+import { COMPAT_FAMILIES, PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES } from '../../src/metrics/contract';
 
 const README = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
 
@@ -16,7 +16,7 @@ test('README lists every flag and environment variable', () => {
 });
 
 test('README documents every port metric with its labels', () => {
-  for (const f of [...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES)]) {
+  for (const f of [...Object.values(PORT_FAMILIES), ...Object.values(PORT_DIAGNOSTIC_FAMILIES), ...Object.values(COMPAT_FAMILIES)]) {
     assert.ok(README.includes(`\`${f.name}{${f.labels.join(',')}}\``), `${f.name} missing from README`);
   }
 });

@@ -5,9 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, type Config } from '../../src/config/options';
-import { Daemon } from '../../src/daemon';
-import { silentLogger } from '../../src/log';
+import type { Daemon } from '../../src/daemon';
+import { startInProcessDaemon } from '../helpers/hardening';
 import { startListener, NODE_EXE, type Child } from '../helpers/processes';
 import { get } from '../helpers/http';
 import { waitFor } from '../helpers/wait';
@@ -18,28 +17,14 @@ let daemon: Daemon;
 let base: string;
 const children: Child[] = [];
 
-function config(argv: string[]): Config {
-  const r = loadConfig(argv, {});
-  if (r.kind !== 'config') throw new Error('no config');
-  return r.config;
-}
-
 before(async () => {
   children.push(await startListener('http', '127.0.0.1', 0, 'ohr-restarted'));
-  daemon = new Daemon(
-    config([
-      '--web.listen-address=127.0.0.1:0',
-      // the TCP round (and with it the cheap discovery pass) does not come again during the test
-      '--port.status-interval=1h',
-      '--port.label-interval=1h',
-      `--process.alive-interval=${ALIVE_MS}ms`,
-      '--no-collector.namedprocess',
-      '--metrics.exporter=prometheus',
-    ]),
-    silentLogger,
-  );
-  base = `http://127.0.0.1:${(await daemon.start()).port}`;
-  await daemon.ready;
+  ({ daemon, base } = await startInProcessDaemon([
+    // the TCP round (and with it the cheap discovery pass) does not come again during the test
+    '--port.status-interval=1h',
+    '--port.label-interval=1h',
+    `--process.alive-interval=${ALIVE_MS}ms`,
+  ]));
 });
 
 after(async () => {

@@ -7,9 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, type Config } from '../../src/config/options';
-import { Daemon } from '../../src/daemon';
-import { silentLogger } from '../../src/log';
+import type { Daemon } from '../../src/daemon';
+import { startInProcessDaemon } from '../helpers/hardening';
 import { startListener, NODE_EXE, type Child } from '../helpers/processes';
 import { startStalledListener, startStatusListener, type OddListener } from '../helpers/odd-listeners';
 import { get } from '../helpers/http';
@@ -22,12 +21,6 @@ let refusedChild: Child;
 let stalled: OddListener;
 let failing: OddListener;
 
-function config(argv: string[]): Config {
-  const r = loadConfig(argv, {});
-  if (r.kind !== 'config') throw new Error('no config');
-  return r.config;
-}
-
 const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition((await get(`${base}/metrics`)).body);
 
 before(async () => {
@@ -36,20 +29,12 @@ before(async () => {
     startStalledListener('ohr-stalled'),
     startStatusListener('ohr-503', 503),
   ]);
-  daemon = new Daemon(
-    config([
-      '--web.listen-address=127.0.0.1:0',
-      '--port.status-interval=500ms',
-      '--port.http-status-interval=500ms',
-      '--port.label-interval=1h',
-      '--port.check-timeout=1s',
-      '--no-collector.namedprocess',
-      '--metrics.exporter=prometheus',
-    ]),
-    silentLogger,
-  );
-  base = `http://127.0.0.1:${(await daemon.start()).port}`;
-  await daemon.ready;
+  ({ daemon, base } = await startInProcessDaemon([
+    '--port.status-interval=500ms',
+    '--port.http-status-interval=500ms',
+    '--port.label-interval=1h',
+    '--port.check-timeout=1s',
+  ]));
 });
 
 after(async () => {

@@ -16,7 +16,7 @@ import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { loadWebConfig, WebConfigError } from '../../src/config/web-config';
 import { WebAccess } from '../../src/export/web-access';
-import { basic, config, spawnDaemon, type DaemonChild } from '../helpers/hardening';
+import { basic, config, spawnDaemon, startWithWebConfig, type DaemonChild } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { tempDir } from '../helpers/tmp';
 
@@ -98,9 +98,7 @@ describe('the verdict cache and the check queue', () => {
 
   before(async () => {
     file = writeConfig(`basic_auth_users:\n  alice: '${hash4}'\n  bob: '${hash4}'\n  carol: '${hash10}'\n`);
-    access = await WebAccess.load(file, silentLogger);
-    daemon = new Daemon(config(), silentLogger);
-    base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
+    ({ daemon, access, base } = await startWithWebConfig(file));
   });
   after(async () => {
     await daemon.stop(0);

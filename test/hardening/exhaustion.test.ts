@@ -14,7 +14,7 @@ import { HttpServer, PIPELINE_DEPTH, send, type Route } from '../../src/export/s
 import { StatusCache, type StatusData } from '../../src/export/status-page';
 import { Coalescer } from '../../src/util/coalescer';
 import { startListener, type Child } from '../helpers/processes';
-import { config } from '../helpers/hardening';
+import { config, startInProcessDaemon } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { sleep } from '../helpers/wait';
 
@@ -141,9 +141,7 @@ describe('/api/status and / at scale', () => {
 
   before(async () => {
     child = await startListener('banner', '127.0.0.1', 0, 'ohr-lbl-cutoff');
-    daemon = new Daemon(config(['--port.status-interval=1h', '--label.max-length=12']), silentLogger);
-    base = `http://127.0.0.1:${(await daemon.start()).port}`;
-    await daemon.ready;
+    ({ daemon, base } = await startInProcessDaemon(['--port.status-interval=1h', '--label.max-length=12']));
   });
   after(async () => {
     await daemon.stop(0);

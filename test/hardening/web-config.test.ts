@@ -16,7 +16,7 @@ import { NO_CONTENT_CSP } from '../../src/export/server';
 import { loadWebConfig, normaliseBcryptHash, WebConfigError } from '../../src/config/web-config';
 import { parseBasicAuth } from '../../src/export/basic-auth';
 import { WebAccess } from '../../src/export/web-access';
-import { basic, config, makePki, type Pki } from '../helpers/hardening';
+import { basic, config, makePki, startWithWebConfig, type Pki } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { tempDir } from '../helpers/tmp';
 
@@ -144,9 +144,7 @@ describe('basic auth and headers', () => {
       `basic_auth_users:\n  alice: ${JSON.stringify(aliceHash2y)}\n  bob: '${bobHash}'\n  carol: '${carolHash}'\n` +
         `http_server_config:\n  headers:\n    X-Frame-Options: deny\n    x-content-type-options: nosniff\n    Content-Security-Policy: "default-src 'none'"\n`,
     );
-    access = await WebAccess.load(file, silentLogger);
-    daemon = new Daemon(config(), silentLogger);
-    base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
+    ({ daemon, access, base } = await startWithWebConfig(file));
   });
   after(async () => {
     await daemon.stop(0);

@@ -8,11 +8,33 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { sleep } from './wait';
 import * as path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/options';
+import { Daemon } from '../../src/daemon';
+import { silentLogger } from '../../src/log';
+import { WebAccess } from '../../src/export/web-access';
 
 export function config(argv: string[] = [], env: Record<string, string> = {}): Config {
   const r = loadConfig(['--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--no-collector.namedprocess', ...argv], env);
   if (r.kind !== 'config') throw new Error('no config');
   return r.config;
+}
+
+/** An in-process daemon (see config()) serving plain HTTP behind the web config in `file`. */
+export async function startWithWebConfig(file: string): Promise<{ daemon: Daemon; access: WebAccess; base: string }> {
+  const access = await WebAccess.load(file, silentLogger);
+  const daemon = new Daemon(config(), silentLogger);
+  const base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
+  return { daemon, access, base };
+}
+
+/**
+ * An in-process daemon on a free loopback port (Prometheus export only, no process metrics,
+ * plus `argv`), started and through its first cycle; `base` is its URL.
+ */
+export async function startInProcessDaemon(argv: string[]): Promise<{ daemon: Daemon; base: string }> {
+  const daemon = new Daemon(config(argv), silentLogger);
+  const base = `http://127.0.0.1:${(await daemon.start()).port}`;
+  await daemon.ready;
+  return { daemon, base };
 }
 
 export interface Pki {

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { killAndWait } from './processes';
+import { killAndWait, readyPorts } from './processes';
 
 export interface OddListener {
   pid: number;
@@ -18,17 +18,7 @@ export interface OddListener {
 function spawnNode(script: string, title: string): Promise<{ pid: number; port: number; kill: () => Promise<void> }> {
   const proc = spawn(process.execPath, ['-e', `process.title = ${JSON.stringify(title)};\n${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   process.once('exit', () => proc.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve({ pid: proc.pid!, port: Number(m[1]), kill: () => killAndWait(proc, 'SIGKILL') });
-    });
-    proc.once('exit', (code) => reject(new Error(`${title} exited with ${code}: ${err}`)));
-  });
+  return readyPorts(proc, title).then(([port]) => ({ pid: proc.pid!, port: port!, kill: () => killAndWait(proc, 'SIGKILL') }));
 }
 
 function connectWithin(host: string, port: number, ms: number): Promise<net.Socket | undefined> {

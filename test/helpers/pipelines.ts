@@ -101,6 +101,23 @@ export class Managed {
   }
 }
 
+/**
+ * Waits until `url` answers 200; a child that exits first, or never answers, is stopped and the
+ * wait fails with `output()` (its last log lines).
+ */
+export async function untilHealthy(m: Managed, url: string, timeoutMs: number, output: () => string): Promise<void> {
+  try {
+    await waitFor(`${m.name} ${new URL(url).pathname}`, async () => {
+      if (!m.running) throw new Error(`${m.name} exited:\n${output()}`);
+      const r = await get(url, {}, 1000);
+      return r.status === 200 ? true : undefined;
+    }, timeoutMs);
+  } catch (err) {
+    await m.stop();
+    throw err;
+  }
+}
+
 export interface Daemon extends Managed {
   port: number;
   baseUrl: string;
@@ -129,16 +146,7 @@ export async function startDaemon(opts: { args?: string[]; env?: Record<string, 
   });
   const m = new Managed('otel-host-receiver', proc);
   const baseUrl = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor('daemon /healthz', async () => {
-      if (!m.running) throw new Error(`daemon exited:\n${m.output()}`);
-      const r = await get(`${baseUrl}/healthz`, {}, 1000);
-      return r.status === 200 ? true : undefined;
-    }, 15_000);
-  } catch (err) {
-    await m.stop();
-    throw err;
-  }
+  await untilHealthy(m, `${baseUrl}/healthz`, 15_000, () => m.output());
   return Object.assign(m, {
     port,
     baseUrl,

@@ -45,27 +45,35 @@ export function startListener(mode: string, host: string, port: number, title: s
   });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
+  return readyPorts(proc, title, 20_000).then((ports) => ({
+    proc,
+    pid: proc.pid!,
+    ports,
+    kill: (signal: NodeJS.Signals = 'SIGKILL') => killAndWait(proc, signal),
+  }));
+}
+
+/**
+ * Resolves with the ports a child prints as `ready <port>[,<port>...]` on stdout; rejects with
+ * its stderr when it exits first or stays silent for `timeoutMs`.
+ */
+export function readyPorts(proc: ChildProcess, title: string, timeoutMs = 20_000): Promise<number[]> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`listener ${title} not ready: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${title} not ready: ${err}`)), timeoutMs);
     proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /ready ([\d,]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({
-          proc,
-          pid: proc.pid!,
-          ports: m[1]!.split(',').map(Number),
-          kill: (signal = 'SIGKILL') => killAndWait(proc, signal),
-        });
+        resolve(m[1]!.split(',').map(Number));
       }
     });
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`listener ${title} exited with ${code}: ${err}`));
+      reject(new Error(`${title} exited with ${code}: ${err}`));
     });
   });
 }

@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseExposition, type Exposition, type Sample } from '../helpers/exposition';
 import { get as httpGet } from '../helpers/http';
-import { Managed, repoPath, startDaemon, startPrometheus, which, type Daemon, type Prometheus } from '../helpers/pipelines';
+import { Managed, repoPath, startDaemon, startPrometheus, untilHealthy, which, type Daemon, type Prometheus } from '../helpers/pipelines';
 import { freePort } from '../helpers/ports';
 import { startListener, type Child } from '../helpers/processes';
 import { tempDir } from '../helpers/tmp';
@@ -105,16 +105,7 @@ async function startVmBinary(name: string, bin: string, port: number, args: stri
   fs.closeSync(fd);
   const m = new Managed(name, proc);
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(`${name} /health`, async () => {
-      if (!m.running) throw new Error(`${name} exited:\n${fs.readFileSync(log, 'utf8').slice(-2000)}`);
-      const r = await httpGet(`${url}/health`, {}, 1000);
-      return r.status === 200 ? true : undefined;
-    }, 20_000);
-  } catch (err) {
-    await m.stop();
-    throw err;
-  }
+  await untilHealthy(m, `${url}/health`, 20_000, () => fs.readFileSync(log, 'utf8').slice(-2000));
   return Object.assign(m, { url, log });
 }
 
