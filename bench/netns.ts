@@ -11,9 +11,8 @@
  * Needs root and iproute2; returns a "skipped" figure otherwise. Every
  * namespace and child is removed at the end, also on failure.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ProcFs } from '../src/procfs/proc-fs';
 import { ExclusionList } from '../src/discovery/exclusion';
@@ -21,13 +20,13 @@ import { PortPool } from '../src/discovery/port-pool';
 import { PortMonitor } from '../src/probes/port-monitor';
 import { LocalAddresses } from '../src/probes/local-addresses';
 import { SelfStats } from '../src/self-stats';
-import { startListener, killAndWait, type Child } from '../test/helpers/processes';
+import { startListener, type Child } from '../test/helpers/processes';
+import { spawnDaemon } from '../test/helpers/hardening';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
 
 const NAMESPACES = 50;
 const PER_NS = 20;
-const MAIN = path.resolve(__dirname, '../src/main.js');
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
 
 type Results = Record<string, number | string>;
@@ -104,15 +103,9 @@ export async function benchNetns(): Promise<Results> {
     r['netns.tcp_sweep_unpaced_ms'] = round(sweep.wall);
     r['netns.tcp_alive_via_namespace_address'] = nsPorts.filter((p) => p.tcp?.alive === 1 && p.check === 'connect').length;
 
-    const daemon = spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', '--port.status-interval=10s', '--no-collector.namedprocess'], {
-      env: { ...process.env, OTEL_METRICS_EXPORTER: 'prometheus' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let log = '';
-    daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const daemon = await spawnDaemon(['--port.status-interval=10s']);
     try {
-      const port = await waitFor('daemon serving', () => /address=[^ ]*:(\d+)/.exec(log)?.[1]);
-      const url = `http://127.0.0.1:${port}/metrics`;
+      const url = `http://127.0.0.1:${daemon.port}/metrics`;
       await waitFor('namespace ports probed', async () => {
         const body = (await get(url)).body;
         return (body.match(/^node_tcp_port_alive\{process_name="ohr-bench-ns".* 1$/gm)?.length ?? 0) >= NAMESPACES * PER_NS ? true : undefined;
@@ -130,7 +123,7 @@ export async function benchNetns(): Promise<Results> {
       r['netns.metrics_p99_ms'] = round(quantile(s, 0.99));
       r['netns.metrics_target'] = 'p99 < 20 ms while probes run';
     } finally {
-      await killAndWait(daemon, 'SIGTERM');
+      await daemon.stop();
     }
   } finally {
     for (const c of children) await c.kill().catch(() => undefined);
