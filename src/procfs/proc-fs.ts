@@ -220,10 +220,4 @@ export class ProcFs {
     }
     return pids.sort((a, b) => a - b);
   }
-
-  /** Checks that the root looks like a procfs (or a fixture of one). */
-  async assertUsable(): Promise<void> {
-    const st = await fsp.stat(this.root);
-    if (!st.isDirectory()) throw new Error(`procfs root ${this.root} is not a directory`);
-  }
 }
