@@ -7,14 +7,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Daemon } from '../../src/daemon';
 import { silentLogger } from '../../src/log';
 import { HttpServer, send, type Route } from '../../src/export/server';
 import { loadWebConfig } from '../../src/config/web-config';
 import { tlsServerOptions } from '../../src/export/web-access';
 import { startListener, type Child } from '../helpers/processes';
-import { config, makePki } from '../helpers/hardening';
+import { config, makePki, startInProcessDaemon } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { tempDir } from '../helpers/tmp';
 import { writeFileSync } from 'node:fs';
@@ -143,10 +142,7 @@ describe('collect[] / exclude[]', () => {
 
   before(async () => {
     child = await startListener('banner', '127.0.0.1', 0, 'ohr-filter');
-    daemon = new Daemon(config(['--port.status-interval=1h']), silentLogger);
-    const addr: AddressInfo = await daemon.start();
-    base = `http://127.0.0.1:${addr.port}`;
-    await daemon.ready;
+    ({ daemon, base } = await startInProcessDaemon(['--port.status-interval=1h']));
   });
   after(async () => {
     await daemon.stop(0);
