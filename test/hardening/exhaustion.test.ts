@@ -13,8 +13,7 @@ import { createLogger, silentLogger } from '../../src/log';
 import { HttpServer, PIPELINE_DEPTH, send, type Route } from '../../src/export/server';
 import { StatusCache, type StatusData } from '../../src/export/status-page';
 import { Coalescer } from '../../src/util/coalescer';
-import { startListener, type Child } from '../helpers/processes';
-import { config, startInProcessDaemon } from '../helpers/hardening';
+import { config, listenerAndDaemon } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { sleep } from '../helpers/wait';
 
@@ -135,21 +134,10 @@ describe('pipelining', () => {
 });
 
 describe('/api/status and / at scale', () => {
-  let child: Child;
-  let daemon: Daemon;
-  let base: string;
-
-  before(async () => {
-    child = await startListener('banner', '127.0.0.1', 0, 'ohr-lbl-cutoff');
-    ({ daemon, base } = await startInProcessDaemon(['--port.status-interval=1h', '--label.max-length=12']));
-  });
-  after(async () => {
-    await daemon.stop(0);
-    await child.kill();
-  });
+  const ctx = listenerAndDaemon('ohr-lbl-cutoff', ['--port.status-interval=1h', '--label.max-length=12']);
 
   test('built once per data version; `now` is the time of each answer', () => {
-    const cache = new StatusCache(daemon);
+    const cache = new StatusCache(ctx.daemon);
     const parse = (): StatusData => JSON.parse(Buffer.concat(cache.jsonParts()).toString('utf8')) as StatusData;
     const t0 = Date.now();
     const a = parse();
@@ -159,25 +147,25 @@ describe('/api/status and / at scale', () => {
     assert.equal(cache.builds, 1, 'one build for two JSON answers and two pages');
     for (const s of [a, b]) assert.ok(Math.abs(Date.parse(s.now) - t0) < 5000, `now ${s.now}`);
     assert.deepEqual({ ...a, now: '' }, { ...b, now: '' });
-    daemon.pool.publish('tcp'); // a stage published new results
+    ctx.daemon.pool.publish('tcp'); // a stage published new results
     parse();
     assert.equal(cache.builds, 2);
   });
 
   test('names and paths are cut to --label.max-length on / and /api/status, as in the exposition', async () => {
-    const r = await fetchUrl(`${base}/api/status`);
+    const r = await fetchUrl(`${ctx.base}/api/status`);
     assert.ok(r.ok);
     const s = JSON.parse(r.res.body) as StatusData;
     assert.ok(Math.abs(Date.parse(s.now) - Date.now()) < 5000);
-    const mine = s.ports.find((p) => p.port === child.ports[0]);
-    assert.ok(mine, `port ${child.ports[0]} missing`);
+    const mine = s.ports.find((p) => p.port === ctx.child.ports[0]);
+    assert.ok(mine, `port ${ctx.child.ports[0]} missing`);
     assert.equal(mine.processName, 'ohr-lbl-cuto');
     assert.ok(mine.exePath.length <= 12, mine.exePath);
     for (const p of s.processes) assert.ok(p.processName.length <= 12 && p.exePath.length <= 12, JSON.stringify(p));
-    const page = await fetchUrl(`${base}/`);
+    const page = await fetchUrl(`${ctx.base}/`);
     assert.ok(page.ok && page.res.body.includes('<td>ohr-lbl-cuto</td>'), 'cut name on the page');
     assert.ok(!page.res.body.includes('ohr-lbl-cutoff'), 'full name on the page');
-    const metrics = await fetchUrl(`${base}/metrics`);
+    const metrics = await fetchUrl(`${ctx.base}/metrics`);
     assert.ok(metrics.ok && metrics.res.body.includes('process_name="ohr-lbl-cuto"'), 'the exposition cuts the same way');
   });
 });

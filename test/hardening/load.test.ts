@@ -12,8 +12,7 @@ import { silentLogger } from '../../src/log';
 import { HttpServer, send, type Route } from '../../src/export/server';
 import { loadWebConfig } from '../../src/config/web-config';
 import { tlsServerOptions } from '../../src/export/web-access';
-import { startListener, type Child } from '../helpers/processes';
-import { config, makePki, startInProcessDaemon } from '../helpers/hardening';
+import { config, listenerAndDaemon, makePki } from '../helpers/hardening';
 import { fetchUrl, type Outcome } from '../helpers/http';
 import { tempDir } from '../helpers/tmp';
 import { writeFileSync } from 'node:fs';
@@ -136,32 +135,21 @@ describe('slow clients', () => {
 });
 
 describe('collect[] / exclude[]', () => {
-  let daemon: Daemon;
-  let child: Child;
-  let base: string;
-
-  before(async () => {
-    child = await startListener('banner', '127.0.0.1', 0, 'ohr-filter');
-    ({ daemon, base } = await startInProcessDaemon(['--port.status-interval=1h']));
-  });
-  after(async () => {
-    await daemon.stop(0);
-    await child.kill();
-  });
+  const ctx = listenerAndDaemon('ohr-filter', ['--port.status-interval=1h']);
 
   const names = (body: string): Set<string> =>
     new Set(body.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => /^[^{ ]+/.exec(l)![0]));
 
   test('no filter: everything', async () => {
-    const r = await fetchUrl(`${base}/metrics`);
+    const r = await fetchUrl(`${ctx.base}/metrics`);
     assert.ok(r.ok);
     const all = names(r.res.body);
     assert.ok(all.has('node_tcp_port_alive') && all.has('otel_host_receiver_build_info') && all.has('process_resident_memory_bytes'), [...all].join(' '));
-    assert.match(r.res.body, new RegExp(`node_tcp_port_alive\\{[^}]*port="${child.ports[0]}"[^}]*\\} 1`));
+    assert.match(r.res.body, new RegExp(`node_tcp_port_alive\\{[^}]*port="${ctx.child.ports[0]}"[^}]*\\} 1`));
   });
 
   test('?collect[]=ports: node_tcp_port_*, target_info and the stage series of the stages that feed them only', async () => {
-    const r = await fetchUrl(`${base}/metrics?collect[]=ports`);
+    const r = await fetchUrl(`${ctx.base}/metrics?collect[]=ports`);
     assert.ok(r.ok);
     assert.equal(r.res.status, 200);
     const got = [...names(r.res.body)];
@@ -172,12 +160,12 @@ describe('collect[] / exclude[]', () => {
       [...body.matchAll(new RegExp(`^${family}\\{stage="([a-z_]+)"\\}`, 'gm'))].map((m) => m[1]!).sort();
     assert.deepEqual(stages(r.res.body, 'otel_host_receiver_stage_success'), ['discovery', 'discovery_new', 'tcp_probe']);
     assert.deepEqual(stages(r.res.body, 'otel_host_receiver_stage_runs_total'), ['discovery', 'discovery_new', 'tcp_probe']);
-    const http = await fetchUrl(`${base}/metrics?collect[]=http&collect[]=udp`);
+    const http = await fetchUrl(`${ctx.base}/metrics?collect[]=http&collect[]=udp`);
     assert.deepEqual(stages(http.ok ? http.res.body : '', 'otel_host_receiver_stage_duration_seconds'), ['discovery', 'discovery_new', 'http_probe', 'udp_probe']);
   });
 
   test('?exclude[]=self drops otel_host_receiver_*, process_* and nodejs_*', async () => {
-    const r = await fetchUrl(`${base}/metrics?exclude[]=self`);
+    const r = await fetchUrl(`${ctx.base}/metrics?exclude[]=self`);
     assert.ok(r.ok);
     const got = [...names(r.res.body)];
     assert.ok(got.includes('node_tcp_port_alive'));
@@ -185,13 +173,13 @@ describe('collect[] / exclude[]', () => {
   });
 
   test('conflicting or unknown filters: 400 with the reason', async () => {
-    const both = await fetchUrl(`${base}/metrics?collect[]=ports&exclude[]=self`);
+    const both = await fetchUrl(`${ctx.base}/metrics?collect[]=ports&exclude[]=self`);
     assert.equal(status(both), 400);
     assert.match(both.ok ? both.res.body : '', /cannot be combined/);
-    const unknown = await fetchUrl(`${base}/metrics?collect[]=bogus`);
+    const unknown = await fetchUrl(`${ctx.base}/metrics?collect[]=bogus`);
     assert.equal(status(unknown), 400);
     assert.match(unknown.ok ? unknown.res.body : '', /unknown group "bogus"/);
-    const hostile = await fetchUrl(`${base}/metrics?exclude[]=${encodeURIComponent('"\n<script>' + 'x'.repeat(10_000))}`);
+    const hostile = await fetchUrl(`${ctx.base}/metrics?exclude[]=${encodeURIComponent('"\n<script>' + 'x'.repeat(10_000))}`);
     assert.equal(status(hostile), 400);
     assert.ok(hostile.ok && hostile.res.body.length < 300, 'the echoed group is cut');
   });

@@ -9,6 +9,8 @@ import { sleep } from './wait';
 import * as path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/options';
 import { Daemon } from '../../src/daemon';
+import { after, before } from 'node:test';
+import { startListener, type Child } from './processes';
 import { silentLogger } from '../../src/log';
 import { WebAccess } from '../../src/export/web-access';
 
@@ -24,6 +26,24 @@ export async function startWithWebConfig(file: string): Promise<{ daemon: Daemon
   const daemon = new Daemon(config(), silentLogger);
   const base = `http://127.0.0.1:${(await daemon.start([], access)).port}`;
   return { daemon, access, base };
+}
+
+/**
+ * For a describe block: a banner listener titled `title` and an in-process daemon (see
+ * startInProcessDaemon) started before its tests and stopped after them. The fields are filled
+ * in by the before hook.
+ */
+export function listenerAndDaemon(title: string, argv: string[]): { child: Child; daemon: Daemon; base: string } {
+  const s = {} as { child: Child; daemon: Daemon; base: string };
+  before(async () => {
+    s.child = await startListener('banner', '127.0.0.1', 0, title);
+    Object.assign(s, await startInProcessDaemon(argv));
+  });
+  after(async () => {
+    await s.daemon?.stop(0);
+    await s.child?.kill();
+  });
+  return s;
 }
 
 /**
