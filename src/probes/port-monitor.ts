@@ -258,11 +258,12 @@ export class PortMonitor {
    * not a zombie.
    */
   async processAliveCheck(): Promise<void> {
-    const dead = await this.checkProcesses();
+    const newlyDead = await this.checkProcesses();
     // A restarted service (new pid on the same port) is re-bound by the cheap discovery pass; run
     // it now rather than report the identity gone until the next TCP round while its new process
-    // already serves.
-    if (dead > 0 && this.rediscover) {
+    // already serves. Only when an identity has just gone: one that stays dead (a stopped service
+    // waiting for the rebuild) is left to the TCP round's pass, not looked for again every check.
+    if (newlyDead > 0 && this.rediscover) {
       await this.rediscover();
       await this.checkProcesses();
     }
@@ -276,10 +277,10 @@ export class PortMonitor {
    */
   rediscover: (() => Promise<void>) | undefined;
 
-  /** Sets every pool identity's alive state; returns how many read 0. */
+  /** Sets every pool identity's alive state; returns how many went from 1 (or unchecked) to 0. */
   private async checkProcesses(): Promise<number> {
     const now = Date.now();
-    let dead = 0;
+    let newlyDead = 0;
     for (const pe of this.pool.processes()) {
       let alive: 0 | 1 = 0;
       for (const ref of pe.refs) {
@@ -293,10 +294,10 @@ export class PortMonitor {
           if (!isVanished(err)) throw err;
         }
       }
+      if (alive === 0 && pe.alive?.alive !== 0) newlyDead++;
       pe.alive = { alive, checkedAt: now };
-      if (alive === 0) dead++;
     }
-    return dead;
+    return newlyDead;
   }
 }
 
