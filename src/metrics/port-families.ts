@@ -6,7 +6,7 @@
 import { processKey, type PortEntry, type PortPool, type ProcessEntry } from '../discovery/port-pool';
 import { PORT_DIAGNOSTIC_FAMILIES, PORT_FAMILIES } from './contract';
 import { FAILURE_REASONS, type FailureReason } from '../probes/failure-reason';
-import type { CachedFamily, Point } from './producer';
+import { dataPoint, type CachedFamily, type Point } from './producer';
 import type { ExpectedPorts, Placeholder } from '../discovery/expected';
 
 /**
@@ -18,20 +18,20 @@ import type { ExpectedPorts, Placeholder } from '../discovery/expected';
 export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFamily[] {
   const placeholders = (protocol: 'tcp' | 'udp'): Placeholder[] => (expected ? expected.placeholders(pool).filter((x) => x.protocol === protocol) : []);
   const zeros = (protocol: 'tcp' | 'udp'): Point[] =>
-    placeholders(protocol).map((x) => ({ attributes: { process_name: x.processName, exe_path: x.exePath, port: String(x.port) }, value: 0 }));
+    placeholders(protocol).map((x) => dataPoint({ process_name: x.processName, exe_path: x.exePath, port: String(x.port) }, 0));
   // label sets are fixed for an entry's life; build them once
   const portLabels = new WeakMap<PortEntry, Record<string, string>>();
   const labelsOf = (p: PortEntry): Record<string, string> => {
     let l = portLabels.get(p);
     // outside the host namespace: plus NAMESPACE_LABELS (contract.ts)
-    if (!l) portLabels.set(p, (l = { process_name: p.processName, exe_path: p.exePath, port: String(p.port), ...p.identityLabels }));
+    if (!l) portLabels.set(p, (l = withLabels({ process_name: p.processName, exe_path: p.exePath, port: String(p.port) }, p.identityLabels)));
     return l;
   };
   const reasonLabels = new WeakMap<PortEntry, Partial<Record<FailureReason, Record<string, string>>>>();
   const labelsWithReason = (p: PortEntry, reason: FailureReason): Record<string, string> => {
     let byReason = reasonLabels.get(p);
     if (!byReason) reasonLabels.set(p, (byReason = {}));
-    return (byReason[reason] ??= { ...labelsOf(p), reason });
+    return (byReason[reason] ??= withLabel(labelsOf(p), 'reason', reason));
   };
   const processLabels = new WeakMap<ProcessEntry, Record<string, string>>();
   const v = (kind: keyof PortPool['versions']) => (): string => `${pool.generation}/${pool.versions[kind]}/${expected?.version ?? 0}`;
@@ -40,7 +40,7 @@ export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFa
     for (const p of pool.ports()) {
       // Not yet probed: no series rather than a fake 0 (a scrape right after start must not page anyone).
       const value = p.protocol === 'tcp' ? pick(p) : undefined;
-      if (value !== undefined) out.push({ attributes: labelsOf(p), value });
+      if (value !== undefined) out.push(dataPoint(labelsOf(p), value));
     }
     return out;
   };
@@ -62,7 +62,7 @@ export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFa
           const startTime = hrTime(p.tcp!.failuresSince!);
           for (const reason of FAILURE_REASONS) {
             const n = f[reason];
-            if (n !== undefined) out.push({ attributes: labelsWithReason(p, reason), value: n, startTime });
+            if (n !== undefined) out.push(dataPoint(labelsWithReason(p, reason), n, startTime));
           }
         }
         return out;
@@ -73,7 +73,7 @@ export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFa
     {
       spec: PORT_FAMILIES.udpAlive,
       version: v('udp'),
-      points: () => [...pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [{ attributes: labelsOf(p), value: p.udp.alive }] : [])), ...zeros('udp')],
+      points: () => [...pool.ports().flatMap((p) => (p.protocol === 'udp' && p.udp ? [dataPoint(labelsOf(p), p.udp.alive)] : [])), ...zeros('udp')],
     },
     {
       spec: PORT_FAMILIES.processAlive,
@@ -82,8 +82,8 @@ export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFa
         const out = pool.processes().flatMap((pe) => {
           if (!pe.alive) return [];
           let l = processLabels.get(pe);
-          if (!l) processLabels.set(pe, (l = { process_name: pe.processName, exe_path: pe.exePath, ...pe.identityLabels }));
-          return [{ attributes: l, value: pe.alive.alive }];
+          if (!l) processLabels.set(pe, (l = withLabels({ process_name: pe.processName, exe_path: pe.exePath }, pe.identityLabels)));
+          return [dataPoint(l, pe.alive.alive)];
         });
         if (!expected) return out;
         const known = new Set(pool.processes().map((pe) => processKey(pe)));
@@ -91,12 +91,26 @@ export function portFamilies(pool: PortPool, expected?: ExpectedPorts): CachedFa
           const key = processKey(x);
           if (known.has(key)) continue;
           known.add(key);
-          out.push({ attributes: { process_name: x.processName, exe_path: x.exePath }, value: 0 });
+          out.push(dataPoint({ process_name: x.processName, exe_path: x.exePath }, 0));
         }
         return out;
       },
     },
   ];
+}
+
+/** `labels` plus one more, added key by key (objects with the same label names share one V8 hidden class; a spread with an extra key gets its own). */
+function withLabel(labels: Record<string, string>, key: string, value: string): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const k in labels) o[k] = labels[k]!;
+  o[key] = value;
+  return o;
+}
+
+/** `labels` plus `more` (namespace identity labels), or `labels` itself when there are none. */
+function withLabels(labels: Record<string, string>, more: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (more) for (const k in more) labels[k] = more[k]!;
+  return labels;
 }
 
 function hrTime(ms: number): [number, number] {
