@@ -18,21 +18,6 @@ import type { SocketLabels } from './netstat';
 
 type Attrs = Record<string, string>;
 
-/** Attribute objects of one thread name's series. */
-interface ThreadAttrs {
-  startMs: number;
-  startTime: HrTime;
-  count: Attrs;
-  majflt: Attrs;
-  minflt: Attrs;
-  cpuSystem: Attrs;
-  cpuUser: Attrs;
-  ioRead: Attrs;
-  ioWrite: Attrs;
-  ctxNonvoluntary: Attrs;
-  ctxVoluntary: Attrs;
-}
-
 /**
  * Joins a group name and a container id into one group key (--process.container-label): the
  * processes of one name in different containers are different groups, told apart by the
@@ -63,57 +48,100 @@ function prepend(k: string, v: string, base: Attrs, k2?: string, v2?: string): A
   return o;
 }
 
-/** Attribute objects of every series of one group, kept from sample to sample. */
-class GroupAttrs {
-  /** `{groupname}` of each family labelled by the group alone: one object per series, so each keeps its own last point. */
-  readonly g: Record<'numProcs' | 'read' | 'write' | 'majflt' | 'minflt' | 'fds' | 'worst' | 'oldest' | 'threads' | 'pid', Attrs>;
+/** A series before its first value: NaN equals nothing, so the first update makes its point. */
+const unset = (attributes: Attrs): Point => dataPoint(attributes, NaN);
+
+/**
+ * The series' point for this sample: the last one when value and start time
+ * are the same (the producer then keeps its MetricData and the exporter its
+ * Prometheus text), else a new point with the same attributes object.
+ */
+function update(slots: Point[], i: number, value: number, startTime: HrTime): Point {
+  const last = slots[i]!;
+  if (last.value === value && last.startTime === startTime) return last;
+  return (slots[i] = dataPoint(last.attributes, value, startTime));
+}
+
+/** Slots of a group's series (GroupSeries.slots). */
+const enum S {
+  NumProcs,
+  CpuSystem,
+  CpuUser,
+  Read,
+  Write,
+  Majflt,
+  Minflt,
+  CtxNonvoluntary,
+  CtxVoluntary,
+  Pss,
+  SwapPss,
+  Resident,
+  Swapped,
+  Virtual,
+  Fds,
+  Worst,
+  Oldest,
+  Threads,
+  Pid,
+  /** STATE_NAMES.length slots from here. */
+  States,
+}
+
+/** Slots of one thread name's series. */
+const enum T {
+  Count,
+  Majflt,
+  Minflt,
+  CpuSystem,
+  CpuUser,
+  IoRead,
+  IoWrite,
+  CtxNonvoluntary,
+  CtxVoluntary,
+}
+
+/** The series of one thread name of a group. */
+interface ThreadSeries {
+  startMs: number;
+  startTime: HrTime;
+  slots: Point[];
+}
+
+/**
+ * The last point of every series of one group, kept from sample to sample.
+ * The families labelled by the group alone share one `{groupname}` object;
+ * each series keeps its own last point in a slot.
+ */
+class GroupSeries {
+  readonly slots: Point[];
   private startMs = NaN;
   private startHr: HrTime = [0, 0];
-  readonly cpuSystem: Attrs;
-  readonly cpuUser: Attrs;
-  readonly ctxNonvoluntary: Attrs;
-  readonly ctxVoluntary: Attrs;
-  readonly memory: Record<'proportionalResident' | 'proportionalSwapped' | 'resident' | 'swapped' | 'virtual', Attrs>;
-  readonly states: Attrs[];
-  wchans = new Map<string, Attrs>();
-  threads = new Map<string, ThreadAttrs>();
-  users = new Map<string, Attrs>();
-  sockets = new Map<string, Attrs>();
-
-  readonly groupname: string;
+  wchans = new Map<string, Point>();
+  threads = new Map<string, ThreadSeries>();
+  users = new Map<string, Point>();
+  sockets = new Map<string, Point>();
   /** `{groupname}`, plus `container_id` with --process.container-label (see GROUP_KEY_SEPARATOR). */
   private readonly base: Attrs;
 
   constructor(key: string) {
     const sep = key.indexOf(GROUP_KEY_SEPARATOR);
     const groupname = sep < 0 ? key : key.slice(0, sep);
-    this.groupname = groupname;
     const base: Attrs = sep < 0 ? { groupname } : { groupname, container_id: key.slice(sep + 1) };
     this.base = base;
-    this.g = {
-      numProcs: { ...base },
-      read: { ...base },
-      write: { ...base },
-      majflt: { ...base },
-      minflt: { ...base },
-      fds: { ...base },
-      worst: { ...base },
-      oldest: { ...base },
-      threads: { ...base },
-      pid: { ...base },
-    };
-    this.cpuSystem = extend(base, 'mode', 'system');
-    this.cpuUser = extend(base, 'mode', 'user');
-    this.ctxNonvoluntary = prepend('ctxswitchtype', 'nonvoluntary', base);
-    this.ctxVoluntary = prepend('ctxswitchtype', 'voluntary', base);
-    this.memory = {
-      proportionalResident: extend(base, 'memtype', 'proportionalResident'),
-      proportionalSwapped: extend(base, 'memtype', 'proportionalSwapped'),
-      resident: extend(base, 'memtype', 'resident'),
-      swapped: extend(base, 'memtype', 'swapped'),
-      virtual: extend(base, 'memtype', 'virtual'),
-    };
-    this.states = STATE_NAMES.map((state) => extend(base, 'state', state));
+    const slots: Point[] = [];
+    const g = unset(base);
+    for (const i of [S.NumProcs, S.Read, S.Write, S.Majflt, S.Minflt, S.Fds, S.Worst, S.Oldest, S.Threads, S.Pid]) slots[i] = g;
+    slots[S.CpuSystem] = unset(extend(base, 'mode', 'system'));
+    slots[S.CpuUser] = unset(extend(base, 'mode', 'user'));
+    slots[S.CtxNonvoluntary] = unset(prepend('ctxswitchtype', 'nonvoluntary', base));
+    slots[S.CtxVoluntary] = unset(prepend('ctxswitchtype', 'voluntary', base));
+    slots[S.Pss] = unset(extend(base, 'memtype', 'proportionalResident'));
+    slots[S.SwapPss] = unset(extend(base, 'memtype', 'proportionalSwapped'));
+    slots[S.Resident] = unset(extend(base, 'memtype', 'resident'));
+    slots[S.Swapped] = unset(extend(base, 'memtype', 'swapped'));
+    slots[S.Virtual] = unset(extend(base, 'memtype', 'virtual'));
+    for (let i = 0; i < STATE_NAMES.length; i++) slots[S.States + i] = unset(extend(base, 'state', STATE_NAMES[i]!));
+    this.slots = slots;
   }
 
   /** The counters' start time, the same array while it does not change (so points can be reused). */
@@ -125,71 +153,68 @@ class GroupAttrs {
     return this.startHr;
   }
 
-  wchan(w: string, next: Map<string, Attrs>): Attrs {
-    const a = this.wchans.get(w) ?? extend(this.base, 'wchan', w);
-    next.set(w, a);
-    return a;
+  wchan(w: string, n: number, next: Map<string, Point>): Point {
+    return keyed(this.wchans, next, w, n, () => extend(this.base, 'wchan', w));
   }
 
-  thread(threadname: string, startMs: number, next: Map<string, ThreadAttrs>): ThreadAttrs {
+  thread(threadname: string, startMs: number, next: Map<string, ThreadSeries>): ThreadSeries {
     const base = this.base;
-    let a = this.threads.get(threadname);
-    if (a && a.startMs !== startMs) a = undefined; // a new series of that name: new start time
-    a ??= {
-      startMs,
-      startTime: hrTime(startMs),
-      count: extend(base, 'threadname', threadname),
-      majflt: extend(base, 'threadname', threadname),
-      minflt: extend(base, 'threadname', threadname),
-      cpuSystem: extend(base, 'mode', 'system', 'threadname', threadname),
-      cpuUser: extend(base, 'mode', 'user', 'threadname', threadname),
-      ioRead: extend(base, 'iomode', 'read', 'threadname', threadname),
-      ioWrite: extend(base, 'iomode', 'write', 'threadname', threadname),
-      ctxNonvoluntary: prepend('ctxswitchtype', 'nonvoluntary', base, 'threadname', threadname),
-      ctxVoluntary: prepend('ctxswitchtype', 'voluntary', base, 'threadname', threadname),
-    };
-    next.set(threadname, a);
-    return a;
+    let t = this.threads.get(threadname);
+    if (t && t.startMs !== startMs) t = undefined; // a new series of that name: new start time
+    if (!t) {
+      const slots: Point[] = [];
+      const named = unset(extend(base, 'threadname', threadname));
+      slots[T.Count] = named;
+      slots[T.Majflt] = named;
+      slots[T.Minflt] = named;
+      slots[T.CpuSystem] = unset(extend(base, 'mode', 'system', 'threadname', threadname));
+      slots[T.CpuUser] = unset(extend(base, 'mode', 'user', 'threadname', threadname));
+      slots[T.IoRead] = unset(extend(base, 'iomode', 'read', 'threadname', threadname));
+      slots[T.IoWrite] = unset(extend(base, 'iomode', 'write', 'threadname', threadname));
+      slots[T.CtxNonvoluntary] = unset(prepend('ctxswitchtype', 'nonvoluntary', base, 'threadname', threadname));
+      slots[T.CtxVoluntary] = unset(prepend('ctxswitchtype', 'voluntary', base, 'threadname', threadname));
+      t = { startMs, startTime: hrTime(startMs), slots };
+    }
+    next.set(threadname, t);
+    return t;
   }
 
-  user(username: string, next: Map<string, Attrs>): Attrs {
-    const a = this.users.get(username) ?? extend(this.base, 'username', username);
-    next.set(username, a);
-    return a;
+  user(username: string, next: Map<string, Point>): Point {
+    return keyed(this.users, next, username, 1, () => extend(this.base, 'username', username));
   }
 
-  socket(key: string, s: SocketLabels, next: Map<string, Attrs>): Attrs {
-    const a = this.sockets.get(key) ?? extend(extend(this.base, 'local', s.local), 'protocol', s.protocol, 'remote', s.remote);
-    next.set(key, a);
-    return a;
+  socket(key: string, s: SocketLabels, next: Map<string, Point>): Point {
+    return keyed(this.sockets, next, key, s.state, () => {
+      const a = extend(this.base, 'local', s.local);
+      a.protocol = s.protocol;
+      a.remote = s.remote;
+      return a;
+    });
   }
 }
 
+/** The point of a series kept in a map by key: the last one when its value is the same. */
+function keyed(last: Map<string, Point>, next: Map<string, Point>, key: string, value: number, attrs: () => Attrs): Point {
+  const old = last.get(key);
+  const p = old === undefined ? dataPoint(attrs(), value) : old.value === value ? old : dataPoint(old.attributes, value);
+  next.set(key, p);
+  return p;
+}
+
 /**
- * Hands out the same attribute objects for the same series from one sample
- * to the next. The producer keeps a family's MetricData (and the exporter
- * its Prometheus text) when a new version has the very same attribute
- * objects and values, so an idle host's families are not re-serialized after
- * every sample. Groups and series not seen in a round are forgotten.
+ * Hands out the same point objects for the same series and values from one
+ * sample to the next. The producer keeps a family's MetricData (and the
+ * exporter its Prometheus text) when a new version has the very same points,
+ * so an idle host's families are not re-serialized after every sample.
+ * Groups and series not seen in a round are forgotten.
  */
 export class AttributeInterner {
-  private groups = new Map<string, GroupAttrs>();
-  private next = new Map<string, GroupAttrs>();
-  /** The unlabelled self counters (one object each, so each keeps its own last point). */
-  readonly self = { errors: {}, partial: {}, procread: {}, dropped: {} } as const satisfies Record<string, Attrs>;
-  /** Last point of each series, by its attributes object: reused while value and start time stay the same. */
-  private readonly points = new WeakMap<Attrs, Point>();
+  private groups = new Map<string, GroupSeries>();
+  private next = new Map<string, GroupSeries>();
+  /** The unlabelled self counters: errors, partial, procread, dropped. */
+  readonly self: Point[] = [unset({}), unset({}), unset({}), unset({})];
   private selfStartMs = NaN;
   private selfStartHr: HrTime = [0, 0];
-
-  /** The point for a series: last sample's object when nothing changed (less garbage on an idle host). */
-  point(attributes: Attrs, value: number, startTime?: HrTime): Point {
-    const last = this.points.get(attributes);
-    if (last && last.value === value && last.startTime === (startTime ?? EXPORT_TIME)) return last;
-    const p = dataPoint(attributes, value, startTime);
-    this.points.set(attributes, p);
-    return p;
-  }
 
   selfStart(ms: number): HrTime {
     if (ms !== this.selfStartMs) {
@@ -203,10 +228,10 @@ export class AttributeInterner {
     this.next = new Map();
   }
 
-  group(groupname: string): GroupAttrs {
+  group(groupname: string): GroupSeries {
     let g = this.next.get(groupname);
     if (!g) {
-      g = this.groups.get(groupname) ?? new GroupAttrs(groupname);
+      g = this.groups.get(groupname) ?? new GroupSeries(groupname);
       this.next.set(groupname, g);
     }
     return g;
@@ -251,7 +276,6 @@ export function buildFamilies(
   interner: AttributeInterner = new AttributeInterner(),
 ): FamilyData[] {
   interner.beginRound();
-  const P = (attributes: Attrs, value: number, startTime?: HrTime): Point => interner.point(attributes, value, startTime);
   const numProcs: Point[] = [];
   const cpu: Point[] = [];
   const readBytes: Point[] = [];
@@ -275,76 +299,78 @@ export function buildFamilies(
   const pid: Point[] = [];
   const username: Point[] = [];
   const netstat: Point[] = [];
+  const G = EXPORT_TIME; // a gauge's point carries the export's time
 
   for (const g of views) {
     const a = interner.group(g.name);
-    const ga = a.g;
+    const sl = a.slots;
     const startTime = a.start(g.startMs);
     const c = g.counts;
     const empty = g.numProcs === 0;
-    numProcs.push(P(ga.numProcs, g.numProcs));
-    cpu.push(P(a.cpuSystem, seconds(c.systemTicks), startTime));
-    cpu.push(P(a.cpuUser, seconds(c.userTicks), startTime));
-    if (c.readBytes !== undefined) readBytes.push(P(ga.read, c.readBytes, startTime));
-    if (c.writeBytes !== undefined) writeBytes.push(P(ga.write, c.writeBytes, startTime));
-    majflt.push(P(ga.majflt, c.majorFaults, startTime));
-    minflt.push(P(ga.minflt, c.minorFaults, startTime));
-    ctx.push(P(a.ctxNonvoluntary, c.ctxNonvoluntary, startTime));
-    ctx.push(P(a.ctxVoluntary, c.ctxVoluntary, startTime));
+    numProcs.push(update(sl, S.NumProcs, g.numProcs, G));
+    cpu.push(update(sl, S.CpuSystem, seconds(c.systemTicks), startTime));
+    cpu.push(update(sl, S.CpuUser, seconds(c.userTicks), startTime));
+    if (c.readBytes !== undefined) readBytes.push(update(sl, S.Read, c.readBytes, startTime));
+    if (c.writeBytes !== undefined) writeBytes.push(update(sl, S.Write, c.writeBytes, startTime));
+    majflt.push(update(sl, S.Majflt, c.majorFaults, startTime));
+    minflt.push(update(sl, S.Minflt, c.minorFaults, startTime));
+    ctx.push(update(sl, S.CtxNonvoluntary, c.ctxNonvoluntary, startTime));
+    ctx.push(update(sl, S.CtxVoluntary, c.ctxVoluntary, startTime));
     if (opts.gatherSmaps) {
       const pss = empty ? 0 : g.pssBytes;
       const swapPss = empty ? 0 : g.swapPssBytes;
-      if (pss !== undefined) memory.push(P(a.memory.proportionalResident, pss));
-      if (swapPss !== undefined) memory.push(P(a.memory.proportionalSwapped, swapPss));
+      if (pss !== undefined) memory.push(update(sl, S.Pss, pss, G));
+      if (swapPss !== undefined) memory.push(update(sl, S.SwapPss, swapPss, G));
     }
-    memory.push(P(a.memory.resident, g.residentBytes));
-    memory.push(P(a.memory.swapped, g.swapBytes));
-    memory.push(P(a.memory.virtual, g.virtualBytes));
+    memory.push(update(sl, S.Resident, g.residentBytes, G));
+    memory.push(update(sl, S.Swapped, g.swapBytes, G));
+    memory.push(update(sl, S.Virtual, g.virtualBytes, G));
     const fds = empty ? 0 : g.openFds;
-    if (fds !== undefined) openFds.push(P(ga.fds, fds));
+    if (fds !== undefined) openFds.push(update(sl, S.Fds, fds, G));
     const ratio = empty ? 0 : g.worstFdRatio;
-    if (ratio !== undefined) worstFd.push(P(ga.worst, ratio));
-    if (g.oldestStartSeconds !== undefined) oldest.push(P(ga.oldest, g.oldestStartSeconds));
-    numThreads.push(P(ga.threads, g.numThreads));
-    for (let i = 0; i < STATE_NAMES.length; i++) states.push(P(a.states[i]!, g.states[STATE_NAMES[i]!]));
+    if (ratio !== undefined) worstFd.push(update(sl, S.Worst, ratio, G));
+    if (g.oldestStartSeconds !== undefined) oldest.push(update(sl, S.Oldest, g.oldestStartSeconds, G));
+    numThreads.push(update(sl, S.Threads, g.numThreads, G));
+    for (let i = 0; i < STATE_NAMES.length; i++) states.push(update(sl, S.States + i, g.states[STATE_NAMES[i]!], G));
     if (g.wchans.size > 0 || a.wchans.size > 0) {
-      const next = new Map<string, Attrs>();
-      for (const [w, n] of g.wchans) wchan.push(P(a.wchan(w, next), n));
+      const next = new Map<string, Point>();
+      for (const [w, n] of g.wchans) wchan.push(a.wchan(w, n, next));
       a.wchans = next;
     }
     if (opts.threads && (g.threads.length > 0 || a.threads.size > 0)) {
-      const next = new Map<string, ThreadAttrs>();
+      const next = new Map<string, ThreadSeries>();
       for (const t of g.threads) {
-        const ta = a.thread(t.name, t.startMs, next);
-        const ts = ta.startTime;
+        const ts = a.thread(t.name, t.startMs, next);
+        const st = ts.slots;
+        const start = ts.startTime;
         const tc = t.counts;
-        thCount.push(P(ta.count, t.count));
-        thCpu.push(P(ta.cpuSystem, seconds(tc.systemTicks), ts));
-        thCpu.push(P(ta.cpuUser, seconds(tc.userTicks), ts));
-        if (tc.readBytes !== undefined) thIo.push(P(ta.ioRead, tc.readBytes, ts));
-        if (tc.writeBytes !== undefined) thIo.push(P(ta.ioWrite, tc.writeBytes, ts));
-        thMaj.push(P(ta.majflt, tc.majorFaults, ts));
-        thMin.push(P(ta.minflt, tc.minorFaults, ts));
-        thCtx.push(P(ta.ctxNonvoluntary, tc.ctxNonvoluntary, ts));
-        thCtx.push(P(ta.ctxVoluntary, tc.ctxVoluntary, ts));
+        thCount.push(update(st, T.Count, t.count, G));
+        thCpu.push(update(st, T.CpuSystem, seconds(tc.systemTicks), start));
+        thCpu.push(update(st, T.CpuUser, seconds(tc.userTicks), start));
+        if (tc.readBytes !== undefined) thIo.push(update(st, T.IoRead, tc.readBytes, start));
+        if (tc.writeBytes !== undefined) thIo.push(update(st, T.IoWrite, tc.writeBytes, start));
+        thMaj.push(update(st, T.Majflt, tc.majorFaults, start));
+        thMin.push(update(st, T.Minflt, tc.minorFaults, start));
+        thCtx.push(update(st, T.CtxNonvoluntary, tc.ctxNonvoluntary, start));
+        thCtx.push(update(st, T.CtxVoluntary, tc.ctxVoluntary, start));
       }
       a.threads = next;
     }
-    if (g.pid !== undefined) pid.push(P(ga.pid, g.pid));
+    if (g.pid !== undefined) pid.push(update(sl, S.Pid, g.pid, G));
     if (g.usernames.size > 0 || a.users.size > 0) {
-      const next = new Map<string, Attrs>();
-      for (const u of g.usernames) username.push(P(a.user(u, next), 1));
+      const next = new Map<string, Point>();
+      for (const u of g.usernames) username.push(a.user(u, next));
       a.users = next;
     }
     if (g.sockets.size > 0 || a.sockets.size > 0) {
-      const next = new Map<string, Attrs>();
-      for (const [key, s] of g.sockets) netstat.push(P(a.socket(key, s, next), s.state));
+      const next = new Map<string, Point>();
+      for (const [key, s] of g.sockets) netstat.push(a.socket(key, s, next));
       a.sockets = next;
     }
   }
   if (opts.expectedGroups && opts.expectedGroups.length > 0) {
     const present = new Set(views.map((g) => g.name));
-    for (const name of opts.expectedGroups) if (!present.has(name)) numProcs.push(P(interner.group(name).g.numProcs, 0));
+    for (const name of opts.expectedGroups) if (!present.has(name)) numProcs.push(update(interner.group(name).slots, S.NumProcs, 0, G));
   }
   interner.endRound();
   return [
@@ -378,12 +404,12 @@ export function buildFamilies(
 /** The collector's own error counters. */
 export function buildSelfFamilies(errors: ErrorCounters, startedMs: number, interner: AttributeInterner): FamilyData[] {
   const selfStart = interner.selfStart(startedMs);
-  const a = interner.self;
-  const single = (attrs: Attrs, value: number): Point[] => [interner.point(attrs, value, selfStart)];
+  const slots = interner.self;
+  const single = (i: number, value: number): Point[] => [update(slots, i, value, selfStart)];
   return [
-    { spec: F.scrapeErrors, points: single(a.errors, errors.scrapeErrors) },
-    { spec: F.scrapePartialErrors, points: single(a.partial, errors.partialErrors) },
-    { spec: F.scrapeProcReadErrors, points: single(a.procread, errors.procReadErrors) },
-    { spec: F.netstatDropped, points: single(a.dropped, errors.droppedSockets) },
+    { spec: F.scrapeErrors, points: single(0, errors.scrapeErrors) },
+    { spec: F.scrapePartialErrors, points: single(1, errors.partialErrors) },
+    { spec: F.scrapeProcReadErrors, points: single(2, errors.procReadErrors) },
+    { spec: F.netstatDropped, points: single(3, errors.droppedSockets) },
   ];
 }
