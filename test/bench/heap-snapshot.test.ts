@@ -294,6 +294,28 @@ describe('dominators over plain graphs', () => {
     assert.deepEqual(Array.from(idom), [0, 0, 0, 0, 0, 0]);
   });
 
+  // An iterative fixpoint (Cooper, Harvey and Kennedy) settles one node of such a list per pass:
+  // many minutes at this length, where Lengauer–Tarjan takes milliseconds. A child process runs
+  // it, so that the (generous) time limit can stop a computation that never yields.
+  test('a long doubly linked list, entered from one end or from both', () => {
+    const script = `
+      const { dominatorsOf } = require(process.argv[1]);
+      const n = 200000;
+      const links = [];
+      for (let i = 1; i < n; i++) links.push([i, i + 1], [i + 1, i]);
+      const fromHead = dominatorsOf(n + 1, [[0, 1], ...links]);
+      const fromBoth = dominatorsOf(n + 1, [[0, 1], [0, n], ...links]);
+      let wrong = 0;
+      for (let i = 2; i <= n; i++) if (fromHead[i] !== i - 1) wrong++;
+      for (let i = 1; i <= n; i++) if (fromBoth[i] !== 0) wrong++;
+      console.log(JSON.stringify({ wrong, head: fromHead[1], both: fromBoth[n] }));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script, path.resolve(__dirname, '../../bench/heap-snapshot.js')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'still computing after 60 s');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { wrong: 0, head: 0, both: 0 });
+  });
+
   test('random graphs agree with the definition', () => {
     let seed = 12345;
     const rand = (k: number): number => {
