@@ -89,4 +89,6 @@ EXPOSE 9464
 # change --web.listen-address.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/src/main.js"]
+# --max-semi-space-size=1: a 2 MiB young generation instead of up to 32 MiB, the same
+# flag as src/main.ts's first line (README "Memory").
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/dist/src/main.js"]

@@ -1,0 +1,39 @@
+/**
+ * The daemon's V8 flags live in src/main.ts's first line; every launcher we
+ * ship must pass the same ones (a launcher without them runs with a young
+ * generation up to 16x larger, 15-30 MiB more RSS).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { daemonNodeFlags } from '../helpers/daemon-flags';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
+
+test('npm start, the Dockerfile and the systemd unit pass the flags of main.ts\'s first line', () => {
+  const flags = daemonNodeFlags();
+  assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags from the shebang: ${flags.join(' ')}`);
+  const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start!;
+  assert.equal(start, `node ${flags.join(' ')} dist/src/main.js`);
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
+  assert.deepEqual(JSON.parse(entry ?? '[]'), ['node', ...flags, '/app/dist/src/main.js']);
+  const exec = /^ExecStart=(.*)$/m.exec(read('deploy/systemd/otel-host-receiver.service'))?.[1];
+  assert.equal(exec, `/usr/bin/node ${flags.join(' ')} /opt/otel-host-receiver/dist/src/main.js`);
+});
+
+test('the built main.js keeps the first line, and node runs with it: the young generation stays at 2 MiB', () => {
+  const built = readFileSync(path.join(ROOT, 'dist/src/main.js'), 'utf8').split('\n', 1)[0];
+  assert.equal(built, read('src/main.ts').split('\n', 1)[0]);
+  const flags = daemonNodeFlags();
+  // allocate enough short-lived garbage that a default young generation would grow past 2 MiB
+  const probe = "const v8=require('v8');let k=[];for(let i=0;i<300;i++){k.push(new Array(20000).fill(0).map((_,j)=>({j})));if(k.length>4)k.shift()}" +
+    "process.stdout.write(String(v8.getHeapSpaceStatistics().find(s=>s.space_name==='new_space').space_size))";
+  const sized = (args: string[]): number => Number(spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' }).stdout);
+  const withFlags = sized(flags);
+  const without = sized([]);
+  assert.ok(withFlags <= 2 * 2 ** 20, `new space with ${flags.join(' ')}: ${withFlags} bytes`);
+  assert.ok(without > withFlags, `new space without the flags (${without}) should be larger than with them (${withFlags})`);
+});
