@@ -38,8 +38,12 @@ export class Telemetry {
   private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
   /** Same settings without target_info, for one cached family at a time. */
   private readonly familySerializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  /** Prometheus text of each cached producer family, by MetricData identity (see CachedFamily). */
-  private readonly text = new WeakMap<MetricData, Buffer>();
+  /**
+   * Prometheus text of each producer family, by name, with the MetricData it
+   * was serialized from (see CachedFamily): a new MetricData replaces the
+   * entry, so the cache holds one text per family, never an older one.
+   */
+  private readonly text = new Map<string, { data: MetricData; bytes: Buffer }>();
 
   constructor(
     config: Config,
@@ -103,13 +107,13 @@ export class Telemetry {
           sdkMetrics.push(m);
           continue;
         }
-        let bytes = this.text.get(m);
-        if (bytes === undefined) {
+        let cached = this.text.get(m.descriptor.name);
+        if (cached?.data !== m) {
           await slicer.maybeYield();
-          bytes = Buffer.from(this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] }));
-          this.text.set(m, bytes);
+          cached = { data: m, bytes: Buffer.from(this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] })) };
+          this.text.set(m.descriptor.name, cached);
         }
-        families.push(bytes);
+        families.push(cached.bytes);
       }
       if (sdkMetrics.length > 0) sdkScopes.push({ scope: sm.scope, metrics: sdkMetrics });
     }

@@ -113,9 +113,24 @@ export function registerSelfMetrics(meter: Meter, stats: SelfStats, pool: PortPo
         // not on Linux or /proc not mounted: no value rather than a wrong one
       }
     });
-  meter
-    .createObservableGauge('nodejs_heap_used_bytes', { description: 'V8 heap in use in bytes.', unit: 'By' })
-    .addCallback((r) => r.observe(process.memoryUsage().heapUsed));
+  // one process.memoryUsage() per collection for the four (it walks the heap spaces)
+  const heapUsed = meter.createObservableGauge('nodejs_heap_used_bytes', { description: 'V8 heap in use in bytes.', unit: 'By' });
+  const heapTotal = meter.createObservableGauge('nodejs_heap_total_bytes', { description: 'V8 heap reserved (committed) in bytes.', unit: 'By' });
+  const external = meter.createObservableGauge('nodejs_external_memory_bytes', {
+    description: 'Memory outside the V8 heap held by JavaScript objects (Buffers, array buffers) in bytes.',
+    unit: 'By',
+  });
+  const arrayBuffers = meter.createObservableGauge('nodejs_array_buffers_bytes', { description: 'Memory of ArrayBuffers and Buffers in bytes (part of external).', unit: 'By' });
+  meter.addBatchObservableCallback(
+    (r) => {
+      const m = process.memoryUsage();
+      r.observe(heapUsed, m.heapUsed);
+      r.observe(heapTotal, m.heapTotal);
+      r.observe(external, m.external);
+      r.observe(arrayBuffers, m.arrayBuffers);
+    },
+    [heapUsed, heapTotal, external, arrayBuffers],
+  );
   meter
     .createObservableGauge('nodejs_eventloop_delay_p99_seconds', { description: 'Event loop delay p99 in seconds, over a window reset every minute.', unit: 's' })
     .addCallback((r) => {

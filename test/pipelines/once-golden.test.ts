@@ -156,7 +156,10 @@ test('the golden pages hold a sample of every port and namedprocess family, and 
   const families = new Set(all.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
   const emptied = [...families].filter((f) => !sampled.has(f)).sort();
   assert.deepEqual(emptied, [
+    'nodejs_array_buffers_bytes',
     'nodejs_eventloop_delay_p99_seconds',
+    'nodejs_external_memory_bytes',
+    'nodejs_heap_total_bytes',
     'nodejs_heap_used_bytes',
     'otel_host_receiver_build_info',
     'otel_host_receiver_stage_duration_seconds',
