@@ -10,7 +10,7 @@
  *
  * An error names the file and the entry (`ports[1]`, `process_groups[0]`).
  */
-import * as YAML from 'yaml';
+import { yaml } from '../util/lazy';
 import { ConfigError } from './options';
 import { ConfigFileError, readConfigFile } from './config-file';
 
@@ -44,7 +44,7 @@ function isMap(v: unknown): v is Record<string, unknown> {
 export function parseExpectFile(text: string): Expectations {
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { uniqueKeys: true, maxAliasCount: 100 });
+    doc = yaml().parse(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     throw new Invalid(`bad YAML: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
   }

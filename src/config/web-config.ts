@@ -35,7 +35,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import * as YAML from 'yaml';
+import { yaml } from '../util/lazy';
 import { ConfigError } from './options';
 import { ConfigFileError, readConfigFile } from './config-file';
 import { parseDuration } from './duration';
@@ -388,7 +388,7 @@ export async function parseWebConfig(text: string, file: string): Promise<WebCon
   const v: Validator = new Validator(file);
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { uniqueKeys: true, maxAliasCount: 100 });
+    doc = yaml().parse(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     v.fail(undefined, `bad YAML: ${errText(err)}`);
   }

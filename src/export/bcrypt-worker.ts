@@ -6,7 +6,7 @@
  * one at a time; if it cannot run, checks fall back to the main thread.
  */
 import { Worker } from 'node:worker_threads';
-import * as bcrypt from 'bcryptjs';
+import { bcryptjs } from '../util/lazy';
 
 export class BcryptWorker {
   private worker: Worker | undefined;
@@ -15,9 +15,9 @@ export class BcryptWorker {
   private broken = false;
 
   compare(password: string, hash: string): Promise<boolean> {
-    if (this.broken) return bcrypt.compare(password, hash);
+    if (this.broken) return bcryptjs().compare(password, hash);
     const w = this.worker ?? this.start();
-    if (!w) return bcrypt.compare(password, hash);
+    if (!w) return bcryptjs().compare(password, hash);
     const id = this.nextId++;
     return new Promise<boolean>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -28,7 +28,8 @@
  * process-exporter builds), re2js refuses it, so duplicates are compiled
  * under unique internal names and mapped back.
  */
-import { RE2JS, RE2JSException } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2js } from '../util/lazy';
 
 export class GoRegexpError extends Error {}
 
@@ -54,9 +55,9 @@ function hint(message: string): string {
 
 function compileRaw(source: string): RE2JS {
   try {
-    return RE2JS.compile(source);
+    return re2js().RE2JS.compile(source);
   } catch (err) {
-    if (err instanceof RE2JSException) {
+    if (err instanceof re2js().RE2JSException) {
       const message = err.message.replace(/^error parsing regexp: /, '');
       throw new GoRegexpError(message + hint(message));
     }

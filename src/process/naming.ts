@@ -13,7 +13,7 @@
  * Matching is a pure function of the process's attributes: cmdline captures
  * are returned with the match, not stored on the matcher.
  */
-import * as YAML from 'yaml';
+import { yaml } from '../util/lazy';
 import { compileGoRegexp, GoRegexpError, type GoRegexp } from './go-regexp';
 import { compileTemplate, renderTemplate, TemplateError, type CompiledTemplate } from './template';
 
@@ -197,7 +197,7 @@ const KNOWN_KEYS = new Set(['name', 'comm', 'exe', 'cmdline']);
 export function parseProcessNames(text: string): ParsedProcessNames {
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { version: '1.1', prettyErrors: true });
+    doc = yaml().parse(text, { version: '1.1', prettyErrors: true });
   } catch (err) {
     throw new ProcessNamesError(`not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
