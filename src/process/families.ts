@@ -116,10 +116,15 @@ class GroupSeries {
   readonly slots: Point[];
   private startMs = NaN;
   private startHr: HrTime = [0, 0];
-  wchans = new Map<string, Point>();
-  threads = new Map<string, ThreadSeries>();
-  users = new Map<string, Point>();
-  sockets = new Map<string, Point>();
+  /**
+   * The series of each wchan and user: a short list (most groups have one of
+   * each), searched by label value; an empty Map costs more than the list.
+   */
+  wchans: readonly Point[] = NONE;
+  users: readonly Point[] = NONE;
+  /** By thread name and by socket key; made when the group first has one. */
+  threads: Map<string, ThreadSeries> | undefined;
+  sockets: Map<string, Point> | undefined;
   /** `{groupname}`, plus `container_id` with --process.container-label (see GROUP_KEY_SEPARATOR). */
   private readonly base: Attrs;
 
@@ -153,13 +158,13 @@ class GroupSeries {
     return this.startHr;
   }
 
-  wchan(w: string, n: number, next: Map<string, Point>): Point {
-    return keyed(this.wchans, next, w, n, () => extend(this.base, 'wchan', w));
+  wchan(w: string, n: number, next: Point[]): Point {
+    return listed(this.wchans, next, 'wchan', w, n, this.base);
   }
 
   thread(threadname: string, startMs: number, next: Map<string, ThreadSeries>): ThreadSeries {
     const base = this.base;
-    let t = this.threads.get(threadname);
+    let t = this.threads?.get(threadname);
     if (t && t.startMs !== startMs) t = undefined; // a new series of that name: new start time
     if (!t) {
       const slots: Point[] = [];
@@ -179,8 +184,8 @@ class GroupSeries {
     return t;
   }
 
-  user(username: string, next: Map<string, Point>): Point {
-    return keyed(this.users, next, username, 1, () => extend(this.base, 'username', username));
+  user(username: string, next: Point[]): Point {
+    return listed(this.users, next, 'username', username, 1, this.base);
   }
 
   socket(key: string, s: SocketLabels, next: Map<string, Point>): Point {
@@ -193,9 +198,25 @@ class GroupSeries {
   }
 }
 
+const NONE: readonly Point[] = Object.freeze([]);
+
+/** The point of the series whose `label` is `value` in a short list: the last one when its value is the same. */
+function listed(last: readonly Point[], next: Point[], label: string, labelValue: string, value: number, base: Attrs): Point {
+  let old: Point | undefined;
+  for (let i = 0; i < last.length; i++) {
+    if (last[i]!.attributes[label] === labelValue) {
+      old = last[i];
+      break;
+    }
+  }
+  const p = old === undefined ? dataPoint(extend(base, label, labelValue), value) : old.value === value ? old : dataPoint(old.attributes, value);
+  next.push(p);
+  return p;
+}
+
 /** The point of a series kept in a map by key: the last one when its value is the same. */
-function keyed(last: Map<string, Point>, next: Map<string, Point>, key: string, value: number, attrs: () => Attrs): Point {
-  const old = last.get(key);
+function keyed(last: Map<string, Point> | undefined, next: Map<string, Point>, key: string, value: number, attrs: () => Attrs): Point {
+  const old = last?.get(key);
   const p = old === undefined ? dataPoint(attrs(), value) : old.value === value ? old : dataPoint(old.attributes, value);
   next.set(key, p);
   return p;
@@ -332,12 +353,12 @@ export function buildFamilies(
     if (g.oldestStartSeconds !== undefined) oldest.push(update(sl, S.Oldest, g.oldestStartSeconds, G));
     numThreads.push(update(sl, S.Threads, g.numThreads, G));
     for (let i = 0; i < STATE_NAMES.length; i++) states.push(update(sl, S.States + i, g.states[STATE_NAMES[i]!], G));
-    if (g.wchans.size > 0 || a.wchans.size > 0) {
-      const next = new Map<string, Point>();
+    if (g.wchans.size > 0 || a.wchans.length > 0) {
+      const next: Point[] = [];
       for (const [w, n] of g.wchans) wchan.push(a.wchan(w, n, next));
-      a.wchans = next;
+      a.wchans = next.length > 0 ? next : NONE;
     }
-    if (opts.threads && (g.threads.length > 0 || a.threads.size > 0)) {
+    if (opts.threads && (g.threads.length > 0 || a.threads !== undefined)) {
       const next = new Map<string, ThreadSeries>();
       for (const t of g.threads) {
         const ts = a.thread(t.name, t.startMs, next);
@@ -354,18 +375,18 @@ export function buildFamilies(
         thCtx.push(update(st, T.CtxNonvoluntary, tc.ctxNonvoluntary, start));
         thCtx.push(update(st, T.CtxVoluntary, tc.ctxVoluntary, start));
       }
-      a.threads = next;
+      a.threads = next.size > 0 ? next : undefined;
     }
     if (g.pid !== undefined) pid.push(update(sl, S.Pid, g.pid, G));
-    if (g.usernames.size > 0 || a.users.size > 0) {
-      const next = new Map<string, Point>();
+    if (g.usernames.size > 0 || a.users.length > 0) {
+      const next: Point[] = [];
       for (const u of g.usernames) username.push(a.user(u, next));
-      a.users = next;
+      a.users = next.length > 0 ? next : NONE;
     }
-    if (g.sockets.size > 0 || a.sockets.size > 0) {
+    if (g.sockets.size > 0 || a.sockets !== undefined) {
       const next = new Map<string, Point>();
       for (const [key, s] of g.sockets) netstat.push(a.socket(key, s, next));
-      a.sockets = next;
+      a.sockets = next.size > 0 ? next : undefined;
     }
   }
   if (opts.expectedGroups && opts.expectedGroups.length > 0) {
