@@ -8,19 +8,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { daemonNodeFlags } from '../helpers/daemon-flags';
+import { DAEMON_ENV, daemonNodeFlags } from '../helpers/daemon-flags';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
 
-test('npm start, the Dockerfile and the systemd unit pass the flags of main.ts\'s first line', () => {
+test('npm start, the Dockerfile and the systemd unit pass the flags of main.ts\'s first line and the same environment', () => {
   const flags = daemonNodeFlags();
   assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags from the shebang: ${flags.join(' ')}`);
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start!;
-  assert.equal(start, `node ${flags.join(' ')} dist/src/main.js`);
+  const env = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`);
+  assert.equal(start, `${env.join(' ')} node ${flags.join(' ')} dist/src/main.js`);
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
   assert.deepEqual(JSON.parse(entry ?? '[]'), ['node', ...flags, '/app/dist/src/main.js']);
-  const exec = /^ExecStart=(.*)$/m.exec(read('deploy/systemd/otel-host-receiver.service'))?.[1];
+  for (const e of env) assert.match(read('Dockerfile'), new RegExp(`^ENV ${e}$`, 'm'), 'Dockerfile ENV');
+  const unit = read('deploy/systemd/otel-host-receiver.service');
+  for (const e of env) assert.match(unit, new RegExp(`^Environment=${e}$`, 'm'), 'systemd Environment=');
+  const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1];
   assert.equal(exec, `/usr/bin/node ${flags.join(' ')} /opt/otel-host-receiver/dist/src/main.js`);
 });
 

@@ -8,3 +8,9 @@ export function daemonNodeFlags(): string[] {
   if (!m) throw new Error(`dist/src/main.js: unexpected first line ${JSON.stringify(first)}`);
   return m[1]!.split(' ').filter(Boolean);
 }
+
+/**
+ * The environment every launcher we ship gives the daemon (README "Memory"):
+ * glibc malloc tunables that keep freed buffers from staying in RSS.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072' };
