@@ -828,7 +828,8 @@ class Reader {
 
   /** Reads a length and returns where the field ends. */
   lengthEnd(): number {
-    const end = this.pos + this.varint();
+    const length = this.varint();
+    const end = this.pos + length;
     if (end > this.end) throw new Error('OTLP response: field runs past the end');
     return end;
   }

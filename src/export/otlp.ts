@@ -15,7 +15,7 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter as JsonExporter, OTLPMetricExporterBase, type OTLPMetricExporterOptions } from '@opentelemetry/exporter-metrics-otlp-http';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { CompressionAlgorithm, type OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import type { Config } from '../config/options';
 import type { Logger } from '../log';
@@ -34,7 +34,7 @@ import { decodeExportResponse, OtlpProtobufEncoder } from './otlp-protobuf';
  * points and stamps the push time (PushTimedScopeMetrics) as it writes.
  */
 export class ProtobufMetricExporter extends OTLPMetricExporterBase {
-  constructor(options: OTLPMetricExporterOptions, encoder = new OtlpProtobufEncoder()) {
+  constructor(options: OTLPExporterNodeConfigBase & OTLPMetricExporterOptions, encoder = new OtlpProtobufEncoder()) {
     super(
       createOtlpHttpExportDelegate(
         convertLegacyHttpOptions(options, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' }),
