@@ -14,13 +14,46 @@
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { OTLPMetricExporter as JsonExporter, OTLPMetricExporterBase, type OTLPMetricExporterOptions } from '@opentelemetry/exporter-metrics-otlp-http';
+import { CompressionAlgorithm, type OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import type { Config } from '../config/options';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
 import { redactUrl, redactUrlsIn } from '../config/redact';
+import { decodeExportResponse, OtlpProtobufEncoder } from './otlp-protobuf';
+
+/**
+ * OTLP/HTTP with protobuf bodies: the SDK's HTTP export path (URL and header
+ * handling, OTEL_EXPORTER_OTLP_* settings, gzip, timeout, retries of 429/502/
+ * 503/504 and network errors, the OTLPExporterError with `code` and `data`,
+ * temporality preference) built the way the SDK builds its own proto exporter
+ * (@opentelemetry/exporter-metrics-otlp-proto: OTLPMetricExporterBase over
+ * createOtlpHttpExportDelegate, all public exports), with our serializer in
+ * place of the SDK's: OtlpProtobufEncoder writes the body without copying
+ * points and stamps the push time (PushTimedScopeMetrics) as it writes.
+ */
+export class ProtobufMetricExporter extends OTLPMetricExporterBase {
+  constructor(options: OTLPExporterNodeConfigBase & OTLPMetricExporterOptions, encoder = new OtlpProtobufEncoder()) {
+    super(
+      createOtlpHttpExportDelegate(
+        convertLegacyHttpOptions(options, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' }),
+        { serializeRequest: (metrics: ResourceMetrics) => encoder.encode(metrics), deserializeResponse: decodeExportResponse },
+        // the SDK's component type for this exporter (its self-observability metrics, which stay off here)
+        'otlp_http_metric_exporter',
+        { name: 'metric_data_point', countItems: countDataPoints },
+        undefined,
+      ),
+      options,
+    );
+  }
+}
+
+function countDataPoints(metrics: ResourceMetrics): number {
+  let n = 0;
+  for (const sm of metrics.scopeMetrics) for (const m of sm.metrics) n += m.dataPoints.length;
+  return n;
+}
 
 export function createOtlpExporter(config: Config): PushMetricExporter {
   const options = {
@@ -29,7 +62,15 @@ export function createOtlpExporter(config: Config): PushMetricExporter {
     compression: config.otlpCompression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     timeoutMillis: config.otlpTimeoutMs,
   };
-  return config.otlpProtocol === 'http/json' ? new JsonExporter(options) : new ProtoExporter(options);
+  return config.otlpProtocol === 'http/json' ? new JsonExporter(options) : new ProtobufMetricExporter(options);
+}
+
+/**
+ * Whether the exporter createOtlpExporter makes for `config` stamps the push
+ * time itself (then PushTimeProducer marks instead of copying points).
+ */
+export function exporterStampsPushTime(config: Config): boolean {
+  return config.otlpProtocol !== 'http/json';
 }
 
 /** At most this much of a receiver's answer goes into the log and /api/status. */
@@ -76,7 +117,10 @@ export class HealthTrackingExporter implements PushMetricExporter {
   private readonly endpoint: string;
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    this.inner.export(metrics, (result) => {
+    let reported = false;
+    const report = (result: ExportResult): void => {
+      if (reported) return;
+      reported = true;
       const otlp = this.stats.otlp;
       otlp.exports++;
       if (result.code === ExportResultCode.SUCCESS) {
@@ -92,7 +136,15 @@ export class HealthTrackingExporter implements PushMetricExporter {
         otlp.lastError = message;
       }
       resultCallback(result);
-    });
+    };
+    try {
+      this.inner.export(metrics, report);
+    } catch (err) {
+      if (reported) throw err;
+      // an export that throws before sending (the encoder refusing a value) is a failed
+      // export like any other: counted, logged once, shown on /api/status
+      report({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+    }
   }
 
   forceFlush(): Promise<void> {

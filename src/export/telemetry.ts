@@ -15,7 +15,7 @@ import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
 import type { CacheMetricProducer } from '../metrics/producer';
 import { PushTimeProducer, SCOPE } from '../metrics/producer';
-import { createOtlpExporter, HealthTrackingExporter } from './otlp';
+import { createOtlpExporter, exporterStampsPushTime, HealthTrackingExporter } from './otlp';
 import { Slicer } from '../util/slicer';
 import { STAGE_FAMILY_PREFIX, type MetricFilter } from './filter';
 
@@ -66,8 +66,11 @@ export class Telemetry {
         exporter: new HealthTrackingExporter(createOtlpExporter(config), stats, log, config.otlpEndpoint),
         exportIntervalMillis: config.exportIntervalMs,
         exportTimeoutMillis: Math.min(config.otlpTimeoutMs, config.exportIntervalMs),
-        // same caches, but every point carries this export's time (see PushTimeProducer)
-        metricProducers: [new PushTimeProducer(producer)],
+        // same caches, but every point carries this export's time (see PushTimeProducer); our
+        // protobuf encoder writes that time itself, so its producer marks scopes instead of
+        // copying points. No maxExportBatchSize: the SDK's batch splitter rebuilds the
+        // ScopeMetrics and would drop that mark.
+        metricProducers: [new PushTimeProducer(producer, undefined, exporterStampsPushTime(config) ? 'mark' : 'copy')],
       });
       readers.push(this.otlp);
     }

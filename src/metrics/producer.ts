@@ -24,6 +24,7 @@ import {
   type MetricCollectOptions,
   type MetricData,
   type MetricProducer,
+  type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
 import type { FamilySpec } from './contract';
@@ -169,17 +170,34 @@ export class PushTimeProducer implements MetricProducer {
   constructor(
     private readonly inner: CacheMetricProducer,
     private readonly clock: () => number = Date.now,
+    /**
+     * 'copy': every point is copied by stampTime (any exporter can send the result).
+     * 'mark': nothing is copied; each ScopeMetrics carries `pushTime` and the exporter
+     * must apply stampTime's rules while it encodes (see PushTimedScopeMetrics).
+     */
+    private readonly mode: 'copy' | 'mark' = 'copy',
   ) {}
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const result = await this.inner.collect(options);
     const now = toHrTime(this.clock());
     const { resource, scopeMetrics } = result.resourceMetrics;
-    return {
-      resourceMetrics: { resource, scopeMetrics: scopeMetrics.map((sm) => ({ scope: sm.scope, metrics: stampTime(sm.metrics, now) })) },
-      errors: result.errors,
-    };
+    const stamp =
+      this.mode === 'mark'
+        ? (sm: ScopeMetrics): PushTimedScopeMetrics => ({ scope: sm.scope, metrics: sm.metrics, pushTime: now })
+        : (sm: ScopeMetrics): ScopeMetrics => ({ scope: sm.scope, metrics: stampTime(sm.metrics, now) });
+    return { resourceMetrics: { resource, scopeMetrics: scopeMetrics.map(stamp) }, errors: result.errors };
   }
+}
+
+/**
+ * A ScopeMetrics from PushTimeProducer in 'mark' mode: its points are the
+ * cached ones, uncopied, and go out stamped `pushTime` by stampTime's rules
+ * (time_unix_nano = pushTime; a gauge's start too; a counter keeps its own).
+ * Only an exporter that reads this mark may be given such a producer.
+ */
+export interface PushTimedScopeMetrics extends ScopeMetrics {
+  readonly pushTime: HrTime;
 }
 
 export class CacheMetricProducer implements MetricProducer {
