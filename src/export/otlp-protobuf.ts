@@ -28,8 +28,8 @@
  * byte array) throws an Error naming the attribute: the export fails loudly
  * rather than dropping a label.
  *
- * Attribute objects are taken as immutable once exported (the SDK and our
- * caches never change one after handing it out).
+ * With `cacheAttributes` on, attribute objects are taken as immutable once
+ * exported (the SDK and our caches never change one after handing it out).
  */
 import { ValueType, type AttributeValue, type Attributes, type HrTime } from '@opentelemetry/api';
 import {
