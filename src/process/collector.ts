@@ -14,10 +14,10 @@
  *   4. sockets are resolved for netstat (netstat.ts), capped per process
  *   5. group views -> families (families.ts)
  *
- * File reads are synchronous, in batches, with a yield to the event loop
- * between batches so /metrics stays responsive during a cycle.
+ * File reads are synchronous; the event loop gets a turn whenever a slice of
+ * work has taken `sliceMs` (a few ms), so a scrape that arrives during a
+ * cycle waits at most that long for it.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Config } from '../config/options';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
@@ -30,12 +30,13 @@ import type { CachedFamily, FamilyData } from '../metrics/producer';
 import type { Namer } from './naming';
 import { describeFailure, ProcessReader, type ReadOptions } from './source';
 import { Tracker, type TrackedProc } from './tracker';
-import { Grouper, type GroupView } from './grouper';
+import { Grouper, sortViews, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
 import { AttributeInterner, buildFamilies, buildSelfFamilies, GROUP_KEY_SEPARATOR, type ErrorCounters } from './families';
 import { readPidCgroupSync } from '../procfs/pid-cgroup';
 import { containerFromCgroups } from '../procfs/cgroup-container';
+import { Slicer } from '../util/slicer';
 
 export type ProcessCollectorConfig = Pick<
   Config,
@@ -66,8 +67,8 @@ export interface ProcessCollectorOptions {
   readPasswd: () => string;
   /** Wall clock, ms. */
   now?: () => number;
-  /** pids read between two yields to the event loop. */
-  batchSize?: number;
+  /** Synchronous work between two turns of the event loop, ms (default 2): what a scrape may wait for a cycle. */
+  sliceMs?: number;
   /** Groups that report num_procs 0 while they have no member (--expect.file). */
   expectedGroups?: readonly string[];
   /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
@@ -110,7 +111,7 @@ export class ProcessCollector {
   private readonly grouper: Grouper;
   private readonly users: UserNames;
   private readonly now: () => number;
-  private readonly batchSize: number;
+  private readonly sliceMs: number;
   private readonly startedMs: number;
   private readonly readOptions: ReadOptions;
   private bootMs: number | undefined;
@@ -138,7 +139,7 @@ export class ProcessCollector {
     this.grouper = new Grouper(this.namer.removeEmptyGroups);
     this.users = new UserNames(options.readPasswd, options.now);
     this.now = options.now ?? Date.now;
-    this.batchSize = options.batchSize ?? 32;
+    this.sliceMs = options.sliceMs ?? 2;
     this.startedMs = this.now();
     this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, reuseIdle: options.reuseIdle ?? true, maxReuseAge: options.maxReuseAge ?? 3 };
     this.last = this.build([]);
@@ -323,9 +324,10 @@ export class ProcessCollector {
       byPid.set(pid, c);
     };
 
+    const slicer = new Slicer(this.sliceMs);
     for (let i = 0; i < pids.length; i++) {
       visit(pids[i]!);
-      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+      await slicer.maybeYield();
     }
 
     // --children: an unnamed new process joins the group of its nearest tracked ancestor
@@ -351,12 +353,12 @@ export class ProcessCollector {
       const t = tracker.track(c.pid, c.stat.startTicks, c.startTimeMs, group, c.stat.comm);
       this.grouper.join(t, cycle);
       readMetrics(t, c.stat, c.status);
-      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+      await slicer.maybeYield();
     }
 
     for (const gone of tracker.sweep()) this.grouper.leave(gone);
     this.grouper.removeEmptyGroups();
-    await yieldToLoop();
+    await slicer.maybeYield();
 
     // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
     const withSockets: TrackedProc[] = [];
@@ -373,11 +375,16 @@ export class ProcessCollector {
       perProc.set(t, found.slice(0, cap).map(socketLabels));
     });
 
-    await yieldToLoop();
+    await slicer.maybeYield();
     this.errors.partialErrors += partial;
     this.errors.procReadErrors += procRead;
-    const views = this.grouper.views((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now());
-    await yieldToLoop();
+    const views: GroupView[] = [];
+    for (const v of this.grouper.eachView((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now())) {
+      views.push(v);
+      await slicer.maybeYield();
+    }
+    sortViews(views);
+    await slicer.maybeYield();
     this.last = this.build(views); // views are not kept: a sample's garbage dies young
     this.report = {
       pids: pids.length,

@@ -138,9 +138,12 @@ export class Grouper {
    * `sockets` gives a member's netstat series (already capped per process).
    */
   views(userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): GroupView[] {
-    const out: GroupView[] = [];
-    for (const g of this.groups.values()) out.push(this.view(g, userName, sockets, nowMs));
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return sortViews([...this.eachView(userName, sockets, nowMs)]);
+  }
+
+  /** The same views one group at a time, unsorted (the collector yields to the event loop in between). */
+  *eachView(userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): Generator<GroupView, void, undefined> {
+    for (const g of this.groups.values()) yield this.view(g, userName, sockets, nowMs);
   }
 
   private view(g: GroupState, userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): GroupView {
@@ -231,4 +234,9 @@ export class Grouper {
       sockets: socketMap,
     };
   }
+}
+
+/** Views in group name order (the order of the exposition). */
+export function sortViews(views: GroupView[]): GroupView[] {
+  return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
