@@ -223,7 +223,9 @@ export class ProcessCollector {
     let partial = 0;
     let procRead = 0;
 
-    const readMetrics = (t: TrackedProc, stat: PidStat, knownStatus?: PidStatus): void => {
+    const slicer = new Slicer(this.sliceMs);
+
+    const readMetrics = async (t: TrackedProc, stat: PidStat, knownStatus?: PidStatus): Promise<void> => {
       let status = knownStatus;
       try {
         status ??= this.reader.status(t.pid);
@@ -232,7 +234,7 @@ export class ProcessCollector {
         this.log.debug('process unreadable', { pid: t.pid, err: describeFailure(err) });
         return; // keeps its last sample
       }
-      const sample = status && this.reader.metrics(stat, status, this.readOptions, t.sample);
+      const sample = status && (await this.reader.metrics(stat, status, this.readOptions, t.sample, slicer));
       if (!sample) {
         t.seenCycle = -1; // exited mid-read: swept below, not an error
         return;
@@ -256,7 +258,7 @@ export class ProcessCollector {
       return name === undefined || !this.config.processContainerLabel ? name : withContainer(name, this.fs, stat.pid);
     };
 
-    const visit = (pid: number): void => {
+    const visit = async (pid: number): Promise<void> => {
       let stat: PidStat | undefined;
       try {
         stat = this.reader.stat(pid);
@@ -273,7 +275,7 @@ export class ProcessCollector {
       }
       if (known && !renaming && !(this.namer.kind === 'per-pid' && known.comm !== stat.comm)) {
         byPid.set(pid, known);
-        readMetrics(known, stat);
+        await readMetrics(known, stat);
         return;
       }
       // new, or to be named again (config reload; a per-pid process that exec'd or renamed itself)
@@ -298,7 +300,7 @@ export class ProcessCollector {
         if (name === known.group) {
           known.comm = stat.comm;
           byPid.set(pid, known);
-          readMetrics(known, stat, status);
+          await readMetrics(known, stat, status);
           return;
         }
         this.grouper.leave(known);
@@ -307,7 +309,7 @@ export class ProcessCollector {
           known.comm = stat.comm;
           this.grouper.join(known, cycle);
           byPid.set(pid, known);
-          readMetrics(known, stat, status);
+          await readMetrics(known, stat, status);
           return;
         }
         tracker.untrack(known);
@@ -316,7 +318,7 @@ export class ProcessCollector {
         const t = tracker.track(pid, stat.startTicks, startTimeMs, name, stat.comm);
         this.grouper.join(t, cycle);
         byPid.set(pid, t);
-        readMetrics(t, stat, status);
+        await readMetrics(t, stat, status);
         return;
       }
       const c: Candidate = { pid, stat, status, startTimeMs };
@@ -324,9 +326,8 @@ export class ProcessCollector {
       byPid.set(pid, c);
     };
 
-    const slicer = new Slicer(this.sliceMs);
     for (let i = 0; i < pids.length; i++) {
-      visit(pids[i]!);
+      await visit(pids[i]!);
       await slicer.maybeYield();
     }
 
@@ -352,7 +353,7 @@ export class ProcessCollector {
       }
       const t = tracker.track(c.pid, c.stat.startTicks, c.startTimeMs, group, c.stat.comm);
       this.grouper.join(t, cycle);
-      readMetrics(t, c.stat, c.status);
+      await readMetrics(t, c.stat, c.status);
       await slicer.maybeYield();
     }
 

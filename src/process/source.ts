@@ -25,11 +25,15 @@ import { readOpenFilesSoftSync } from '../procfs/pid-limits';
 import { readPssSync } from '../procfs/smaps-rollup';
 import { readSmapsPssSync } from '../procfs/pid-smaps';
 import { readWchanSync } from '../procfs/pid-wchan';
-import { readFdTableSync } from '../procfs/pid-fd';
+import { addSocketInodesSync, listFdsSync, type FdTable } from '../procfs/pid-fd';
 import { listTasksSync } from '../procfs/pid-task';
 import { readCmdlineSync } from '../procfs/pid-cmdline';
 import { readPidCgroupSync } from '../procfs/pid-cgroup';
 import { stateName, type StateName } from '../metrics/namedprocess';
+import type { Slicer } from '../util/slicer';
+
+/** fd links read between two checks of the slicer: a process with thousands of sockets is read in slices. */
+const LINKS_PER_SLICE = 128;
 
 /** Counters of a process or a thread, as totals. cpu in USER_HZ ticks (exact integers; seconds at export). */
 export interface Counts {
@@ -185,6 +189,8 @@ export class ProcessReader {
   /**
    * Everything the metrics need for one process whose stat and status were
    * just read. Returns undefined when the process exited mid-read.
+   * With a `slicer`, the event loop gets a turn inside a long read (thousands
+   * of fd links, many threads).
    *
    * `prev` is this process's previous sample. When the process has not run
    * since (single-threaded, not running, and neither its CPU ticks, faults
@@ -194,22 +200,26 @@ export class ProcessReader {
    * (proportional memory, when sharers come and go; the fd limit, through
    * prlimit(2)) are reused for at most `opts.maxReuseAge` cycles.
    */
-  metrics(stat: PidStat, status: PidStatus, opts: ReadOptions, prev?: ProcSample): ProcSample | undefined {
+  async metrics(stat: PidStat, status: PidStatus, opts: ReadOptions, prev?: ProcSample, slicer?: Slicer): Promise<ProcSample | undefined> {
     const pid = stat.pid;
     let partial = false;
     let alive: boolean | undefined;
-    /** Runs an optional read; MISSING when the kernel has no such data for this live process. */
+    /** What a failed optional read means: MISSING when the kernel has no such data for this live process. */
+    const failure = (err: unknown): typeof MISSING | typeof FAILED => {
+      if (isVanished(err)) {
+        alive ??= this.stillAlive(pid, stat.startTicks);
+        if (!alive) throw new Vanished();
+        return MISSING;
+      }
+      partial = true;
+      return FAILED;
+    };
+    /** Runs an optional read. */
     const optional = <T>(read: () => T): T | typeof MISSING | typeof FAILED => {
       try {
         return read();
       } catch (err) {
-        if (isVanished(err)) {
-          alive ??= this.stillAlive(pid, stat.startTicks);
-          if (!alive) throw new Vanished();
-          return MISSING;
-        }
-        partial = true;
-        return FAILED;
+        return failure(err);
       }
     };
     const userTicks = stat.userTicks;
@@ -245,7 +255,12 @@ export class ProcessReader {
           readBytes = io.readBytes;
           writeBytes = io.writeBytes;
         } else if (io === MISSING) partial = true; // a live process always has io: its absence is not a real zero
-        const fds = optional(() => readFdTableSync(this.fs, pid, opts.sockets));
+        let fds: FdTable | typeof MISSING | typeof FAILED;
+        try {
+          fds = await this.fdTable(pid, opts.sockets, slicer);
+        } catch (err) {
+          fds = failure(err);
+        }
         if (typeof fds === 'object') {
           openFds = fds.count;
           socketInodes = fds.socketInodes;
@@ -313,7 +328,12 @@ export class ProcessReader {
 
       let threads: ThreadSample[] | undefined;
       if (opts.threads && stat.numThreads >= 2) {
-        const t = optional(() => this.threads(pid, () => (partial = true)));
+        let t: ThreadSample[] | typeof MISSING | typeof FAILED;
+        try {
+          t = await this.threads(pid, () => (partial = true), slicer);
+        } catch (err) {
+          t = failure(err);
+        }
         if (Array.isArray(t) && t.length >= 2) {
           threads = t;
           // process-exporter replaces the process's (main-thread-only) switch counts with the sum over
@@ -360,10 +380,24 @@ export class ProcessReader {
     }
   }
 
+  /** The fd count and, with `wantSockets`, the socket inodes (pid-fd.ts), a slice of links at a time. */
+  private async fdTable(pid: number, wantSockets: boolean, slicer: Slicer | undefined): Promise<FdTable> {
+    const names = listFdsSync(this.fs, pid);
+    const socketInodes: number[] = [];
+    if (wantSockets) {
+      for (let from = 0; from < names.length; from += LINKS_PER_SLICE) {
+        if (from > 0 && slicer) await slicer.maybeYield();
+        addSocketInodesSync(this.fs, pid, names, from, Math.min(names.length, from + LINKS_PER_SLICE), socketInodes);
+      }
+    }
+    return { count: names.length, socketInodes };
+  }
+
   /** Per-task data; a task that exits while we read it is skipped, an unreadable file is a partial error. */
-  private threads(pid: number, onPartial: () => void): ThreadSample[] {
+  private async threads(pid: number, onPartial: () => void, slicer: Slicer | undefined): Promise<ThreadSample[]> {
     const out: ThreadSample[] = [];
     for (const tid of listTasksSync(this.fs, pid)) {
+      if (out.length > 0 && slicer) await slicer.maybeYield();
       let stat: PidStat;
       let status: PidStatus;
       try {
