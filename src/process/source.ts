@@ -330,7 +330,9 @@ export class ProcessReader {
       if (opts.threads && stat.numThreads >= 2) {
         let t: ThreadSample[] | typeof MISSING | typeof FAILED;
         try {
-          t = await this.threads(pid, () => (partial = true), slicer);
+          // the last sample's tasks, when its reads were all good: idle ones keep their io and wait channel
+          const before = opts.reuseIdle && prev !== undefined && !prev.partial ? prev.threads : undefined;
+          t = await this.threads(pid, () => (partial = true), slicer, before);
         } catch (err) {
           t = failure(err);
         }
@@ -393,9 +395,15 @@ export class ProcessReader {
     return { count: names.length, socketInodes };
   }
 
-  /** Per-task data; a task that exits while we read it is skipped, an unreadable file is a partial error. */
-  private async threads(pid: number, onPartial: () => void, slicer: Slicer | undefined): Promise<ThreadSample[]> {
+  /**
+   * Per-task data; a task that exits while we read it is skipped, an unreadable file is a partial error.
+   * A task of `before` (the last sample's, ascending tids) that has not run since (same ticks, faults and
+   * switches, not running) keeps its io and wait channel, as a whole process does in metrics(): busy
+   * services have hundreds of mostly idle threads, and those are half of each one's reads.
+   */
+  private async threads(pid: number, onPartial: () => void, slicer: Slicer | undefined, before: readonly ThreadSample[] | undefined): Promise<ThreadSample[]> {
     const out: ThreadSample[] = [];
+    let b = 0;
     for (const tid of listTasksSync(this.fs, pid)) {
       if (out.length > 0 && slicer) await slicer.maybeYield();
       let stat: PidStat;
@@ -405,6 +413,31 @@ export class ProcessReader {
         status = readPidStatusSync(this.fs, pid, tid);
       } catch (err) {
         if (!isVanished(err)) onPartial();
+        continue;
+      }
+      let old: ThreadSample | undefined;
+      if (before) {
+        while (b < before.length && before[b]!.tid < tid) b++;
+        const o = before[b];
+        if (
+          o !== undefined &&
+          o.tid === tid &&
+          o.startTicks === stat.startTicks &&
+          stat.state !== 'R' &&
+          o.counts.readBytes !== undefined &&
+          o.counts.userTicks === stat.userTicks &&
+          o.counts.systemTicks === stat.systemTicks &&
+          o.counts.minorFaults === stat.minorFaults &&
+          o.counts.majorFaults === stat.majorFaults &&
+          o.counts.ctxVoluntary === status.voluntaryCtxtSwitches &&
+          o.counts.ctxNonvoluntary === status.nonvoluntaryCtxtSwitches
+        ) {
+          old = o;
+        }
+      }
+      if (old) {
+        if (old.name === stat.comm && old.state === stat.state) out.push(old); // nothing moved: the same object
+        else out.push({ ...old, name: stat.comm, state: stat.state }); // renamed by another thread
         continue;
       }
       let readBytes: number | undefined;

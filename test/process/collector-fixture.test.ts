@@ -348,6 +348,40 @@ test('a process that has not run since the last sample is not re-read: io, fds, 
   }
 });
 
+test('a thread that has not run since the last sample keeps its io and wait channel; one that ran is read again', async () => {
+  const root = copyFixture();
+  const edit = (rel: string, from: string, to: string): void => {
+    const file = path.join(root, rel);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(from), `${rel} has ${from}`);
+    writeFileSync(file, text.replace(from, to));
+  };
+  try {
+    const c = collector(root);
+    const web = async (): Promise<Map<string, number>> => {
+      await c.sample();
+      return groupSeries(toSeries(c.families()), 'webserver_100');
+    };
+    const WRITE = 'thread_io_bytes_total{iomode="write",threadname="worker"}';
+    const first = await web();
+    assert.equal(first.get(WRITE), 4096); // 101 wrote 4096, 102 nothing
+    // worker 102 sleeps on (same ticks, faults and switches): its io cannot have moved, so it is not read
+    edit('100/task/102/io', 'write_bytes: 0', 'write_bytes: 5555');
+    edit('100/task/102/wchan', 'futex_wait_queue', 'do_nanosleep');
+    let s = await web();
+    assert.equal(s.get(WRITE), 4096);
+    assert.equal(s.get('threads_wchan{wchan="futex_wait_queue"}'), 1);
+    // it runs (one more voluntary switch): read again
+    edit('100/task/102/status', 'voluntary_ctxt_switches:\t3', 'voluntary_ctxt_switches:\t4');
+    s = await web();
+    assert.equal(s.get(WRITE), 4096 + 5555);
+    assert.equal(s.get('threads_wchan{wchan="do_nanosleep"}'), 1);
+    assert.equal(s.get('threads_wchan{wchan="futex_wait_queue"}'), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('cached families: a new version after each sample, with the same attribute objects for unchanged series', async () => {
   const c = collector(PROC);
   await c.sample();
