@@ -364,16 +364,17 @@ export class ProcessCollector {
     // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
     const withSockets: TrackedProc[] = [];
     for (const t of tracker.all()) if (t.sample && t.sample.socketInodes.length > 0) withSockets.push(t);
-    const { sockets } = await resolveSockets(
+    const cap = this.config.netstatMaxPerProcess;
+    const { sockets, found } = await resolveSockets(
       this.fs,
       withSockets.map((t) => ({ pid: t.pid, inodes: t.sample!.socketInodes })),
+      cap,
     );
     const perProc = new Map<TrackedProc, SocketLabels[]>();
-    const cap = this.config.netstatMaxPerProcess;
     withSockets.forEach((t, i) => {
-      const found = sockets[i]!;
-      if (found.length > cap) this.errors.droppedSockets += found.length - cap;
-      perProc.set(t, found.slice(0, cap).map(socketLabels));
+      const kept = sockets[i]!;
+      this.errors.droppedSockets += found[i]! - kept.length;
+      perProc.set(t, kept.map(socketLabels));
     });
 
     await slicer.maybeYield();

@@ -5,13 +5,13 @@
  * (IPv6 disabled) is empty.
  *
  * Busy hosts have tens of thousands of lines, most of them TIME_WAIT
- * sockets no process holds, so only lines whose inode is wanted are parsed
- * in full (net-sockets' parseSocketLine); the others cost a scan to their
- * tenth column.
+ * sockets no process holds, so only lines whose inode is wanted are kept
+ * (and parsed by the caller, net-sockets' parseSocketLine, only if
+ * reported); the others cost a scan to their tenth column.
  */
 import type { ProcFs } from './proc-fs';
 import { isVanished } from './proc-fs';
-import { parseSocketLine, SOCKET_PROTOCOLS, type NetSocket, type SocketProtocol } from './net-sockets';
+import { SOCKET_PROTOCOLS, type SocketProtocol } from './net-sockets';
 
 /** The inode column (10th, 0-based 9) of a table line, or -1. */
 export function lineInode(text: string, start: number, end: number): number {
@@ -37,8 +37,14 @@ export function lineInode(text: string, start: number, end: number): number {
   return -1;
 }
 
-/** Adds the wanted sockets of `text` (whole lines) to `out`; with `skipHeader`, its first line is the table header. */
-function collectWanted(protocol: SocketProtocol, text: string, skipHeader: boolean, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): void {
+/** A wanted socket's table line, kept as text: it is parsed only if its socket is reported. */
+export interface SocketLine {
+  protocol: SocketProtocol;
+  line: string;
+}
+
+/** Adds the lines of `text` (whole lines) whose inode is wanted to `out`; with `skipHeader`, its first line is the table header. */
+function collectWanted(protocol: SocketProtocol, text: string, skipHeader: boolean, wanted: ReadonlySet<number>, out: Map<number, SocketLine>): void {
   let start = 0;
   if (skipHeader) {
     start = text.indexOf('\n') + 1;
@@ -48,10 +54,8 @@ function collectWanted(protocol: SocketProtocol, text: string, skipHeader: boole
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     const inode = lineInode(text, start, end);
-    if (inode > 0 && wanted.has(inode) && !out.has(inode)) {
-      const s = parseSocketLine(protocol, text.slice(start, end));
-      if (s) out.set(inode, s);
-    }
+    // a copy of the line, not a slice of `text`: a slice would keep the whole 64 KB read alive
+    if (inode > 0 && wanted.has(inode) && !out.has(inode)) out.set(inode, { protocol, line: (' ' + text.slice(start, end)).slice(1) });
     start = end + 1;
   }
 }
@@ -115,13 +119,13 @@ export function emptyTablesSync(fs: ProcFs, dir: string): Set<SocketProtocol> {
 }
 
 /**
- * Adds to `out` every socket of the namespace whose inode is in `wanted` and
- * not already in `out`. `dir` is `net` or `<pid>/net`. Each table is parsed
- * slice by slice as it is read (ProcFs.readTextSlices): never held whole,
- * with a turn of the event loop between slices. Tables with no socket in use
- * (emptyTablesSync) are not read.
+ * Adds to `out` the table line of every socket of the namespace whose inode
+ * is in `wanted` and not already in `out` (parseSocketLine reads it). `dir`
+ * is `net` or `<pid>/net`. Each table is scanned slice by slice as it is read
+ * (ProcFs.readTextSlices): never held whole, with a turn of the event loop
+ * between slices. Tables with no socket in use (emptyTablesSync) are not read.
  */
-export async function scanSocketTables(fs: ProcFs, dir: string, wanted: ReadonlySet<number>, out: Map<number, NetSocket>): Promise<void> {
+export async function scanSocketLines(fs: ProcFs, dir: string, wanted: ReadonlySet<number>, out: Map<number, SocketLine>): Promise<void> {
   const empty = emptyTablesSync(fs, dir);
   for (const protocol of SOCKET_PROTOCOLS) {
     if (empty.has(protocol)) continue;

@@ -44,6 +44,16 @@ test('resolveSockets: own namespace first, then each other namespace once; unkno
   assert.deepEqual((await resolveSockets(fs, [])).tablesRead, 0, 'no sockets: no table is read');
 });
 
+test('resolveSockets with a cap: the first sockets in fd order are kept, every one found is counted', async () => {
+  const { sockets, found } = await resolveSockets(fs, [
+    { pid: 100, inodes: [9999, 1003, 1001, 1002] },
+    { pid: 700, inodes: [1001] },
+  ], 2);
+  assert.deepEqual(sockets[0]!.map((s) => s.inode), [1003, 1001]); // 9999 is no TCP/UDP socket: not found, not counted
+  assert.deepEqual(found, [3, 1]);
+  assert.deepEqual(sockets[1]!.map((s) => [s.inode, s.localPort]), [[1001, 8080]]);
+});
+
 test('parseInUse reads the inuse count of one protocol line of sockstat', () => {
   const v4 = 'sockets: used 3020\nTCP: inuse 3003 orphan 0 tw 3951 alloc 6005 mem 13\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\n';
   const v6 = 'TCP6: inuse 7\nUDP6: inuse 0\nUDPLITE6: inuse 0\n';
