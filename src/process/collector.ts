@@ -14,10 +14,10 @@
  *   4. sockets are resolved for netstat (netstat.ts), capped per process
  *   5. group views -> families (families.ts)
  *
- * File reads are synchronous, in batches, with a yield to the event loop
- * between batches so /metrics stays responsive during a cycle.
+ * File reads are synchronous; the event loop gets a turn whenever a slice of
+ * work has taken `sliceMs` (a few ms), so a scrape that arrives during a
+ * cycle waits at most that long for it.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Config } from '../config/options';
 import type { Logger } from '../log';
 import type { SelfStats } from '../self-stats';
@@ -30,12 +30,13 @@ import type { CachedFamily, FamilyData } from '../metrics/producer';
 import type { Namer } from './naming';
 import { describeFailure, ProcessReader, type ReadOptions } from './source';
 import { Tracker, type TrackedProc } from './tracker';
-import { Grouper, type GroupView } from './grouper';
+import { Grouper, sortViews, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
 import { AttributeInterner, buildFamilies, buildSelfFamilies, GROUP_KEY_SEPARATOR, type ErrorCounters } from './families';
 import { readPidCgroupSync } from '../procfs/pid-cgroup';
 import { containerFromCgroups } from '../procfs/cgroup-container';
+import { Slicer } from '../util/slicer';
 
 export type ProcessCollectorConfig = Pick<
   Config,
@@ -66,8 +67,8 @@ export interface ProcessCollectorOptions {
   readPasswd: () => string;
   /** Wall clock, ms. */
   now?: () => number;
-  /** pids read between two yields to the event loop. */
-  batchSize?: number;
+  /** Synchronous work between two turns of the event loop, ms (default 2): what a scrape may wait for a cycle. */
+  sliceMs?: number;
   /** Groups that report num_procs 0 while they have no member (--expect.file). */
   expectedGroups?: readonly string[];
   /** Cycles a process that has not run may keep its Pss and fd limit before they are read again (default 3). */
@@ -110,7 +111,7 @@ export class ProcessCollector {
   private readonly grouper: Grouper;
   private readonly users: UserNames;
   private readonly now: () => number;
-  private readonly batchSize: number;
+  private readonly sliceMs: number;
   private readonly startedMs: number;
   private readonly readOptions: ReadOptions;
   private bootMs: number | undefined;
@@ -138,7 +139,7 @@ export class ProcessCollector {
     this.grouper = new Grouper(this.namer.removeEmptyGroups);
     this.users = new UserNames(options.readPasswd, options.now);
     this.now = options.now ?? Date.now;
-    this.batchSize = options.batchSize ?? 32;
+    this.sliceMs = options.sliceMs ?? 2;
     this.startedMs = this.now();
     this.readOptions = { threads: config.threads, gatherSmaps: config.gatherSmaps, sockets: true, reuseIdle: options.reuseIdle ?? true, maxReuseAge: options.maxReuseAge ?? 3 };
     this.last = this.build([]);
@@ -222,7 +223,9 @@ export class ProcessCollector {
     let partial = 0;
     let procRead = 0;
 
-    const readMetrics = (t: TrackedProc, stat: PidStat, knownStatus?: PidStatus): void => {
+    const slicer = new Slicer(this.sliceMs);
+
+    const readMetrics = async (t: TrackedProc, stat: PidStat, knownStatus?: PidStatus): Promise<void> => {
       let status = knownStatus;
       try {
         status ??= this.reader.status(t.pid);
@@ -231,7 +234,7 @@ export class ProcessCollector {
         this.log.debug('process unreadable', { pid: t.pid, err: describeFailure(err) });
         return; // keeps its last sample
       }
-      const sample = status && this.reader.metrics(stat, status, this.readOptions, t.sample);
+      const sample = status && (await this.reader.metrics(stat, status, this.readOptions, t.sample, slicer));
       if (!sample) {
         t.seenCycle = -1; // exited mid-read: swept below, not an error
         return;
@@ -255,7 +258,7 @@ export class ProcessCollector {
       return name === undefined || !this.config.processContainerLabel ? name : withContainer(name, this.fs, stat.pid);
     };
 
-    const visit = (pid: number): void => {
+    const visit = async (pid: number): Promise<void> => {
       let stat: PidStat | undefined;
       try {
         stat = this.reader.stat(pid);
@@ -272,7 +275,7 @@ export class ProcessCollector {
       }
       if (known && !renaming && !(this.namer.kind === 'per-pid' && known.comm !== stat.comm)) {
         byPid.set(pid, known);
-        readMetrics(known, stat);
+        await readMetrics(known, stat);
         return;
       }
       // new, or to be named again (config reload; a per-pid process that exec'd or renamed itself)
@@ -297,7 +300,7 @@ export class ProcessCollector {
         if (name === known.group) {
           known.comm = stat.comm;
           byPid.set(pid, known);
-          readMetrics(known, stat, status);
+          await readMetrics(known, stat, status);
           return;
         }
         this.grouper.leave(known);
@@ -306,7 +309,7 @@ export class ProcessCollector {
           known.comm = stat.comm;
           this.grouper.join(known, cycle);
           byPid.set(pid, known);
-          readMetrics(known, stat, status);
+          await readMetrics(known, stat, status);
           return;
         }
         tracker.untrack(known);
@@ -315,7 +318,7 @@ export class ProcessCollector {
         const t = tracker.track(pid, stat.startTicks, startTimeMs, name, stat.comm);
         this.grouper.join(t, cycle);
         byPid.set(pid, t);
-        readMetrics(t, stat, status);
+        await readMetrics(t, stat, status);
         return;
       }
       const c: Candidate = { pid, stat, status, startTimeMs };
@@ -324,8 +327,8 @@ export class ProcessCollector {
     };
 
     for (let i = 0; i < pids.length; i++) {
-      visit(pids[i]!);
-      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+      await visit(pids[i]!);
+      await slicer.maybeYield();
     }
 
     // --children: an unnamed new process joins the group of its nearest tracked ancestor
@@ -350,34 +353,40 @@ export class ProcessCollector {
       }
       const t = tracker.track(c.pid, c.stat.startTicks, c.startTimeMs, group, c.stat.comm);
       this.grouper.join(t, cycle);
-      readMetrics(t, c.stat, c.status);
-      if (i % this.batchSize === this.batchSize - 1) await yieldToLoop();
+      await readMetrics(t, c.stat, c.status);
+      await slicer.maybeYield();
     }
 
     for (const gone of tracker.sweep()) this.grouper.leave(gone);
     this.grouper.removeEmptyGroups();
-    await yieldToLoop();
+    await slicer.maybeYield();
 
     // netstat: each tracked process's TCP/UDP sockets, at most --process.netstat-max per process
     const withSockets: TrackedProc[] = [];
     for (const t of tracker.all()) if (t.sample && t.sample.socketInodes.length > 0) withSockets.push(t);
-    const { sockets } = await resolveSockets(
+    const cap = this.config.netstatMaxPerProcess;
+    const { sockets, found } = await resolveSockets(
       this.fs,
       withSockets.map((t) => ({ pid: t.pid, inodes: t.sample!.socketInodes })),
+      cap,
     );
     const perProc = new Map<TrackedProc, SocketLabels[]>();
-    const cap = this.config.netstatMaxPerProcess;
     withSockets.forEach((t, i) => {
-      const found = sockets[i]!;
-      if (found.length > cap) this.errors.droppedSockets += found.length - cap;
-      perProc.set(t, found.slice(0, cap).map(socketLabels));
+      const kept = sockets[i]!;
+      this.errors.droppedSockets += found[i]! - kept.length;
+      perProc.set(t, kept.map(socketLabels));
     });
 
-    await yieldToLoop();
+    await slicer.maybeYield();
     this.errors.partialErrors += partial;
     this.errors.procReadErrors += procRead;
-    const views = this.grouper.views((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now());
-    await yieldToLoop();
+    const views: GroupView[] = [];
+    for (const v of this.grouper.eachView((uid) => this.users.name(uid), (p) => perProc.get(p) ?? [], this.now())) {
+      views.push(v);
+      await slicer.maybeYield();
+    }
+    sortViews(views);
+    await slicer.maybeYield();
     this.last = this.build(views); // views are not kept: a sample's garbage dies young
     this.report = {
       pids: pids.length,

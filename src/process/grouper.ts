@@ -55,18 +55,27 @@ export interface GroupView {
   oldestStartSeconds: number | undefined;
   numThreads: number;
   states: StateCounts;
-  wchans: Map<string, number>;
+  /** Read-only: a one-member group hands out its member's own map. */
+  wchans: ReadonlyMap<string, number>;
   /** Thread names of members with 2+ threads (with --threads); empty otherwise. */
   threads: ThreadGroupView[];
   /** pid of the oldest member; undefined for an empty group. */
   pid: number | undefined;
-  usernames: Set<string>;
+  /** Read-only: one set per user name is shared by the groups of that one user. */
+  usernames: ReadonlySet<string>;
   /** netstat series: `protocol|local|remote` -> labels and state. */
-  sockets: Map<string, SocketLabels>;
+  sockets: ReadonlyMap<string, SocketLabels>;
 }
+
+/** The views of groups without sockets or wait channels share these: a cycle allocates no empty map per group. */
+const NO_SOCKETS: ReadonlyMap<string, SocketLabels> = new Map();
+const NO_USERS: ReadonlySet<string> = new Set();
+const NO_WCHANS: ReadonlyMap<string, number> = new Map();
 
 export class Grouper {
   private readonly groups = new Map<string, GroupState>();
+  /** `{name}` for each user name seen: most groups have one user, and their views share its set. */
+  private readonly oneUser = new Map<string, ReadonlySet<string>>();
 
   constructor(private removeEmpty: boolean) {}
 
@@ -138,9 +147,12 @@ export class Grouper {
    * `sockets` gives a member's netstat series (already capped per process).
    */
   views(userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): GroupView[] {
-    const out: GroupView[] = [];
-    for (const g of this.groups.values()) out.push(this.view(g, userName, sockets, nowMs));
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return sortViews([...this.eachView(userName, sockets, nowMs)]);
+  }
+
+  /** The same views one group at a time, unsorted (the collector yields to the event loop in between). */
+  *eachView(userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): Generator<GroupView, void, undefined> {
+    for (const g of this.groups.values()) yield this.view(g, userName, sockets, nowMs);
   }
 
   private view(g: GroupState, userName: (uid: number) => string, sockets: (p: TrackedProc) => readonly SocketLabels[], nowMs: number): GroupView {
@@ -156,10 +168,14 @@ export class Grouper {
     let numThreads = 0;
     let numProcs = 0;
     const states = emptyStates();
-    const wchans = new Map<string, number>();
-    const usernames = new Set<string>();
-    const socketMap = new Map<string, SocketLabels>();
-    const threadLive = new Map<string, { count: number; counts: Counts }>();
+    // a one-member group (per-pid naming: every group) takes its member's maps as they are;
+    // merged ones are built only once a second member brings something
+    let wchans: ReadonlyMap<string, number> | undefined;
+    let merged: Map<string, number> | undefined;
+    let user: string | undefined;
+    let usernames: Set<string> | undefined;
+    let socketMap: Map<string, SocketLabels> | undefined;
+    let threadLive: Map<string, { count: number; counts: Counts }> | undefined;
     for (const p of g.members) {
       const s = p.sample;
       if (!s || !p.counts) continue;
@@ -184,13 +200,24 @@ export class Grouper {
       states.Waiting += s.states.Waiting;
       states.Zombie += s.states.Zombie;
       states.Other += s.states.Other;
-      for (const [w, n] of s.wchans) wchans.set(w, (wchans.get(w) ?? 0) + n);
-      usernames.add(userName(s.euid));
+      if (s.wchans.size > 0) {
+        if (wchans === undefined) wchans = s.wchans;
+        else {
+          if (merged === undefined) merged = new Map(wchans);
+          for (const [w, n] of s.wchans) merged.set(w, (merged.get(w) ?? 0) + n);
+          wchans = merged;
+        }
+      }
+      const name = userName(s.euid);
+      if (user === undefined) user = name;
+      else if (name !== user) (usernames ??= new Set([user])).add(name);
       for (const l of sockets(p)) {
         const key = `${l.protocol}|${l.local}|${l.remote}`;
+        socketMap ??= new Map();
         if (!socketMap.has(key)) socketMap.set(key, l);
       }
       for (const th of p.threads.values()) {
+        threadLive ??= new Map();
         let e = threadLive.get(th.name);
         if (!e) threadLive.set(th.name, (e = { count: 0, counts: zeroCounts() }));
         e.count++;
@@ -198,17 +225,19 @@ export class Grouper {
       }
     }
     const threads: ThreadGroupView[] = [];
-    for (const [name, e] of threadLive) {
-      const h = g.threadHistory.get(name);
-      if (h) addCounts(e.counts, h);
-      let start = g.threadStart.get(name);
-      if (start === undefined) g.threadStart.set(name, (start = nowMs));
-      threads.push({ name, count: e.count, counts: e.counts, startMs: start });
+    if (threadLive) {
+      for (const [name, e] of threadLive) {
+        const h = g.threadHistory.get(name);
+        if (h) addCounts(e.counts, h);
+        let start = g.threadStart.get(name);
+        if (start === undefined) g.threadStart.set(name, (start = nowMs));
+        threads.push({ name, count: e.count, counts: e.counts, startMs: start });
+      }
+      threads.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
     // a thread name no live thread carries any more: forget it (bounded memory; its series ends)
-    for (const name of g.threadHistory.keys()) if (!threadLive.has(name)) g.threadHistory.delete(name);
-    for (const name of g.threadStart.keys()) if (!threadLive.has(name)) g.threadStart.delete(name);
-    threads.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const name of g.threadHistory.keys()) if (!threadLive?.has(name)) g.threadHistory.delete(name);
+    for (const name of g.threadStart.keys()) if (!threadLive?.has(name)) g.threadStart.delete(name);
     return {
       name: g.name,
       startMs: g.startMs,
@@ -224,11 +253,22 @@ export class Grouper {
       oldestStartSeconds: oldest ? Math.floor(oldest.startTimeMs / 1000) : undefined,
       numThreads,
       states,
-      wchans,
+      wchans: wchans ?? NO_WCHANS,
       threads,
       pid: oldest?.pid,
-      usernames,
-      sockets: socketMap,
+      usernames: usernames ?? (user === undefined ? NO_USERS : this.userSet(user)),
+      sockets: socketMap ?? NO_SOCKETS,
     };
   }
+
+  private userSet(name: string): ReadonlySet<string> {
+    let set = this.oneUser.get(name);
+    if (!set) this.oneUser.set(name, (set = new Set([name])));
+    return set;
+  }
+}
+
+/** Views in group name order (the order of the exposition). */
+export function sortViews(views: GroupView[]): GroupView[] {
+  return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -7,8 +7,8 @@
  */
 import type { ProcFs } from '../procfs/proc-fs';
 import type { NetSocket } from '../procfs/net-sockets';
-import { isTcp } from '../procfs/net-sockets';
-import { scanSocketTables } from '../procfs/net-tables';
+import { isTcp, parseSocketLine } from '../procfs/net-sockets';
+import { scanSocketLines, type SocketLine } from '../procfs/net-tables';
 import { readNetNsSync } from '../procfs/pid-ns';
 
 export interface SocketLabels {
@@ -42,15 +42,21 @@ export interface SocketRequest {
  * Resolves the socket inodes of many processes in one pass: the reader's own
  * namespace tables first, then, for processes with inodes still unknown, the
  * tables of their namespace (each namespace once). Returns the TCP/UDP
- * sockets of each request, in fd order. `tablesRead` counts namespaces read.
+ * sockets of each request, in fd order, at most `cap` of them: lines past the
+ * cap are counted in `found` but never parsed (a process with thousands of
+ * sockets reports 256). `tablesRead` counts namespaces read.
  */
-export async function resolveSockets(fs: ProcFs, requests: readonly SocketRequest[]): Promise<{ sockets: NetSocket[][]; tablesRead: number }> {
+export async function resolveSockets(
+  fs: ProcFs,
+  requests: readonly SocketRequest[],
+  cap = Infinity,
+): Promise<{ sockets: NetSocket[][]; found: number[]; tablesRead: number }> {
   const wanted = new Set<number>();
   for (const r of requests) for (const i of r.inodes) wanted.add(i);
-  const byInode = new Map<number, NetSocket>();
+  const lines = new Map<number, SocketLine>();
   let tablesRead = 0;
   if (wanted.size > 0) {
-    await scanSocketTables(fs, 'net', wanted, byInode);
+    await scanSocketLines(fs, 'net', wanted, lines);
     tablesRead++;
     const loaded = new Set<string>();
     try {
@@ -59,7 +65,7 @@ export async function resolveSockets(fs: ProcFs, requests: readonly SocketReques
       // no `self` (a fixture, a foreign pid namespace): our own namespace may be read twice
     }
     for (const r of requests) {
-      if (r.inodes.every((i) => byInode.has(i))) continue;
+      if (r.inodes.every((i) => lines.has(i))) continue;
       let ns: string;
       try {
         ns = readNetNsSync(fs, r.pid);
@@ -69,20 +75,34 @@ export async function resolveSockets(fs: ProcFs, requests: readonly SocketReques
       if (loaded.has(ns)) continue;
       loaded.add(ns);
       try {
-        await scanSocketTables(fs, `${r.pid}/net`, wanted, byInode);
+        await scanSocketLines(fs, `${r.pid}/net`, wanted, lines);
         tablesRead++;
       } catch {
         // the process exited: its sockets are gone with it
       }
     }
   }
+  // a socket held by several processes (a listener shared after fork) is parsed once
+  const parsed = new Map<number, NetSocket | null>();
+  const found: number[] = [];
   const sockets = requests.map((r) => {
     const out: NetSocket[] = [];
+    let n = 0;
     for (const i of r.inodes) {
-      const s = byInode.get(i);
-      if (s) out.push(s);
+      const l = lines.get(i);
+      if (l === undefined) continue;
+      if (out.length >= cap) {
+        n++; // a kernel line is well formed: counted without parsing
+        continue;
+      }
+      let s = parsed.get(i);
+      if (s === undefined) parsed.set(i, (s = parseSocketLine(l.protocol, l.line) ?? null));
+      if (s === null) continue;
+      out.push(s);
+      n++;
     }
+    found.push(n);
     return out;
   });
-  return { sockets, tablesRead };
+  return { sockets, found, tablesRead };
 }

@@ -25,11 +25,15 @@ import { readOpenFilesSoftSync } from '../procfs/pid-limits';
 import { readPssSync } from '../procfs/smaps-rollup';
 import { readSmapsPssSync } from '../procfs/pid-smaps';
 import { readWchanSync } from '../procfs/pid-wchan';
-import { readFdTableSync } from '../procfs/pid-fd';
+import { addSocketInodesSync, listFdsSync, type FdTable } from '../procfs/pid-fd';
 import { listTasksSync } from '../procfs/pid-task';
 import { readCmdlineSync } from '../procfs/pid-cmdline';
 import { readPidCgroupSync } from '../procfs/pid-cgroup';
 import { stateName, type StateName } from '../metrics/namedprocess';
+import type { Slicer } from '../util/slicer';
+
+/** fd links read between two checks of the slicer: a process with thousands of sockets is read in slices. */
+const LINKS_PER_SLICE = 128;
 
 /** Counters of a process or a thread, as totals. cpu in USER_HZ ticks (exact integers; seconds at export). */
 export interface Counts {
@@ -185,6 +189,8 @@ export class ProcessReader {
   /**
    * Everything the metrics need for one process whose stat and status were
    * just read. Returns undefined when the process exited mid-read.
+   * With a `slicer`, the event loop gets a turn inside a long read (thousands
+   * of fd links, many threads).
    *
    * `prev` is this process's previous sample. When the process has not run
    * since (single-threaded, not running, and neither its CPU ticks, faults
@@ -194,22 +200,26 @@ export class ProcessReader {
    * (proportional memory, when sharers come and go; the fd limit, through
    * prlimit(2)) are reused for at most `opts.maxReuseAge` cycles.
    */
-  metrics(stat: PidStat, status: PidStatus, opts: ReadOptions, prev?: ProcSample): ProcSample | undefined {
+  async metrics(stat: PidStat, status: PidStatus, opts: ReadOptions, prev?: ProcSample, slicer?: Slicer): Promise<ProcSample | undefined> {
     const pid = stat.pid;
     let partial = false;
     let alive: boolean | undefined;
-    /** Runs an optional read; MISSING when the kernel has no such data for this live process. */
+    /** What a failed optional read means: MISSING when the kernel has no such data for this live process. */
+    const failure = (err: unknown): typeof MISSING | typeof FAILED => {
+      if (isVanished(err)) {
+        alive ??= this.stillAlive(pid, stat.startTicks);
+        if (!alive) throw new Vanished();
+        return MISSING;
+      }
+      partial = true;
+      return FAILED;
+    };
+    /** Runs an optional read. */
     const optional = <T>(read: () => T): T | typeof MISSING | typeof FAILED => {
       try {
         return read();
       } catch (err) {
-        if (isVanished(err)) {
-          alive ??= this.stillAlive(pid, stat.startTicks);
-          if (!alive) throw new Vanished();
-          return MISSING;
-        }
-        partial = true;
-        return FAILED;
+        return failure(err);
       }
     };
     const userTicks = stat.userTicks;
@@ -245,7 +255,12 @@ export class ProcessReader {
           readBytes = io.readBytes;
           writeBytes = io.writeBytes;
         } else if (io === MISSING) partial = true; // a live process always has io: its absence is not a real zero
-        const fds = optional(() => readFdTableSync(this.fs, pid, opts.sockets));
+        let fds: FdTable | typeof MISSING | typeof FAILED;
+        try {
+          fds = await this.fdTable(pid, opts.sockets, slicer);
+        } catch (err) {
+          fds = failure(err);
+        }
         if (typeof fds === 'object') {
           openFds = fds.count;
           socketInodes = fds.socketInodes;
@@ -313,7 +328,14 @@ export class ProcessReader {
 
       let threads: ThreadSample[] | undefined;
       if (opts.threads && stat.numThreads >= 2) {
-        const t = optional(() => this.threads(pid, () => (partial = true)));
+        let t: ThreadSample[] | typeof MISSING | typeof FAILED;
+        try {
+          // the last sample's tasks, when its reads were all good: idle ones keep their io and wait channel
+          const before = opts.reuseIdle && prev !== undefined && !prev.partial ? prev.threads : undefined;
+          t = await this.threads(pid, () => (partial = true), slicer, before);
+        } catch (err) {
+          t = failure(err);
+        }
         if (Array.isArray(t) && t.length >= 2) {
           threads = t;
           // process-exporter replaces the process's (main-thread-only) switch counts with the sum over
@@ -360,10 +382,30 @@ export class ProcessReader {
     }
   }
 
-  /** Per-task data; a task that exits while we read it is skipped, an unreadable file is a partial error. */
-  private threads(pid: number, onPartial: () => void): ThreadSample[] {
+  /** The fd count and, with `wantSockets`, the socket inodes (pid-fd.ts), a slice of links at a time. */
+  private async fdTable(pid: number, wantSockets: boolean, slicer: Slicer | undefined): Promise<FdTable> {
+    const names = listFdsSync(this.fs, pid);
+    const socketInodes: number[] = [];
+    if (wantSockets) {
+      for (let from = 0; from < names.length; from += LINKS_PER_SLICE) {
+        if (from > 0 && slicer) await slicer.maybeYield();
+        addSocketInodesSync(this.fs, pid, names, from, Math.min(names.length, from + LINKS_PER_SLICE), socketInodes);
+      }
+    }
+    return { count: names.length, socketInodes };
+  }
+
+  /**
+   * Per-task data; a task that exits while we read it is skipped, an unreadable file is a partial error.
+   * A task of `before` (the last sample's, ascending tids) that has not run since (same ticks, faults and
+   * switches, not running) keeps its io and wait channel, as a whole process does in metrics(): busy
+   * services have hundreds of mostly idle threads, and those are half of each one's reads.
+   */
+  private async threads(pid: number, onPartial: () => void, slicer: Slicer | undefined, before: readonly ThreadSample[] | undefined): Promise<ThreadSample[]> {
     const out: ThreadSample[] = [];
+    let b = 0;
     for (const tid of listTasksSync(this.fs, pid)) {
+      if (out.length > 0 && slicer) await slicer.maybeYield();
       let stat: PidStat;
       let status: PidStatus;
       try {
@@ -371,6 +413,31 @@ export class ProcessReader {
         status = readPidStatusSync(this.fs, pid, tid);
       } catch (err) {
         if (!isVanished(err)) onPartial();
+        continue;
+      }
+      let old: ThreadSample | undefined;
+      if (before) {
+        while (b < before.length && before[b]!.tid < tid) b++;
+        const o = before[b];
+        if (
+          o !== undefined &&
+          o.tid === tid &&
+          o.startTicks === stat.startTicks &&
+          stat.state !== 'R' &&
+          o.counts.readBytes !== undefined &&
+          o.counts.userTicks === stat.userTicks &&
+          o.counts.systemTicks === stat.systemTicks &&
+          o.counts.minorFaults === stat.minorFaults &&
+          o.counts.majorFaults === stat.majorFaults &&
+          o.counts.ctxVoluntary === status.voluntaryCtxtSwitches &&
+          o.counts.ctxNonvoluntary === status.nonvoluntaryCtxtSwitches
+        ) {
+          old = o;
+        }
+      }
+      if (old) {
+        if (old.name === stat.comm && old.state === stat.state) out.push(old); // nothing moved: the same object
+        else out.push({ ...old, name: stat.comm, state: stat.state }); // renamed by another thread
         continue;
       }
       let readBytes: number | undefined;

@@ -21,24 +21,37 @@ export interface FdTable {
  * still counts as open, since it was at listing time.
  */
 export function readFdTableSync(fs: ProcFs, pid: number, wantSockets: boolean): FdTable {
-  const names = fs.listDirSync(`${pid}/fd`);
+  const names = listFdsSync(fs, pid);
   const socketInodes: number[] = [];
-  if (wantSockets) {
-    const dir = `${pid}/fd/`;
-    for (const name of names) {
-      let target: string;
-      try {
-        target = fs.readLinkSync(dir + name);
-      } catch (err) {
-        if (isVanished(err)) continue;
-        throw err;
-      }
-      // cheap prefix test first: most fds are files, pipes and anon inodes
-      if (target.charCodeAt(0) === 115 /* s */) {
-        const inode = socketInode(target);
-        if (inode !== undefined) socketInodes.push(inode);
-      }
+  if (wantSockets) addSocketInodesSync(fs, pid, names, 0, names.length, socketInodes);
+  return { count: names.length, socketInodes };
+}
+
+/** The names of the fd directory: one per open file descriptor. */
+export function listFdsSync(fs: ProcFs, pid: number): string[] {
+  return fs.listDirSync(`${pid}/fd`);
+}
+
+/**
+ * Reads the links of `names[from, to)` (names from listFdsSync) and appends
+ * the socket inodes among them to `out`, in fd order: a process with
+ * thousands of fds can be read a slice at a time. A link closed meanwhile is
+ * skipped.
+ */
+export function addSocketInodesSync(fs: ProcFs, pid: number, names: readonly string[], from: number, to: number, out: number[]): void {
+  const dir = `${pid}/fd/`;
+  for (let i = from; i < to; i++) {
+    let target: string;
+    try {
+      target = fs.readLinkSync(dir + names[i]!);
+    } catch (err) {
+      if (isVanished(err)) continue;
+      throw err;
+    }
+    // cheap prefix test first: most fds are files, pipes and anon inodes
+    if (target.charCodeAt(0) === 115 /* s */) {
+      const inode = socketInode(target);
+      if (inode !== undefined) out.push(inode);
     }
   }
-  return { count: names.length, socketInodes };
 }

@@ -27,26 +27,63 @@ export interface PidStatus {
   nonvoluntaryCtxtSwitches: number;
 }
 
-function ids(value: string): [number, number, number, number] {
-  const f = value.split('\t');
-  return [Number(f[0]), Number(f[1]), Number(f[2]), Number(f[3])];
+/**
+ * Where the value of `\n<key>` (key with its colon) starts, or -1. Keys are
+ * searched with their newline so `voluntary_ctxt_switches` never matches
+ * inside `nonvoluntary_ctxt_switches`; Name is the first line.
+ */
+function valueAt(text: string, key: string): number {
+  const at = text.indexOf(key);
+  return at < 0 ? -1 : at + key.length;
 }
 
-/** The value of `\n<key>:\t...` up to the end of its line, trimmed; undefined when absent. */
-function field(text: string, key: string): string | undefined {
-  // every key but Name starts a line; searching with the newline keeps `voluntary_ctxt_switches`
-  // from matching inside `nonvoluntary_ctxt_switches`
-  const at = key === 'Name' ? (text.startsWith('Name:') ? 0 : -1) : text.indexOf(`\n${key}:`);
-  if (at < 0) return undefined;
-  const from = at + key.length + (key === 'Name' ? 1 : 2);
-  let end = text.indexOf('\n', from);
-  if (end < 0) end = text.length;
-  return text.slice(from, end).trim();
+/** End of the line holding `from`. */
+function lineEnd(text: string, from: number): number {
+  const end = text.indexOf('\n', from);
+  return end < 0 ? text.length : end;
 }
 
-/** `1234 kB` -> bytes. */
-function kbToBytes(value: string): number {
-  return Number(value.split(' ')[0]) * 1024;
+/** Position after the number scanned last by `uintAt`. */
+let scanned = 0;
+
+/**
+ * The decimal number after any spaces or tabs at `from`, NaN when there is
+ * none (or it runs into anything but a space, tab or newline: the value is
+ * not one number). Scans in place: the parser runs for every process and
+ * thread each cycle, and slices, splits and trims were most of its cost.
+ */
+function uintAt(text: string, from: number): number {
+  let i = from;
+  const end = text.length;
+  let c = i < end ? text.charCodeAt(i) : -1;
+  while (c === 32 || c === 9) c = ++i < end ? text.charCodeAt(i) : -1;
+  let v = 0;
+  let digits = 0;
+  while (c >= 48 && c <= 57) {
+    v = v * 10 + (c - 48);
+    digits++;
+    c = ++i < end ? text.charCodeAt(i) : -1;
+  }
+  scanned = i;
+  return digits > 0 && (c === 32 || c === 9 || c === 10 || c === -1) ? v : NaN;
+}
+
+/** A one-number line's value, NaN when absent or not a number. */
+function numberField(text: string, key: string): number {
+  const at = valueAt(text, key);
+  return at < 0 ? NaN : uintAt(text, at);
+}
+
+/** `Uid:`/`Gid:` values: real, effective, saved set, filesystem (NaN where absent). */
+function ids(text: string, at: number): [number, number, number, number] {
+  const end = lineEnd(text, at);
+  const out: [number, number, number, number] = [NaN, NaN, NaN, NaN];
+  let i = at;
+  for (let k = 0; k < 4 && i < end; k++) {
+    out[k] = uintAt(text, i);
+    i = scanned;
+  }
+  return out;
 }
 
 /**
@@ -54,30 +91,29 @@ function kbToBytes(value: string): number {
  * missing. Looks up only the keys it needs (the file has ~55 lines).
  */
 export function parsePidStatus(text: string): PidStatus {
-  const name = field(text, 'Name');
-  const state = field(text, 'State');
-  const uid = field(text, 'Uid');
-  const vol = field(text, 'voluntary_ctxt_switches');
-  const nonvol = field(text, 'nonvoluntary_ctxt_switches');
-  if (name === undefined) throw new Error('malformed status: no Name');
-  if (state === undefined) throw new Error('malformed status: no State');
-  if (uid === undefined) throw new Error('malformed status: no Uid');
-  if (vol === undefined || nonvol === undefined) throw new Error('malformed status: no ctxt_switches');
-  const uids = ids(uid);
+  if (!text.startsWith('Name:')) throw new Error('malformed status: no Name');
+  const state = valueAt(text, '\nState:');
+  if (state < 0) throw new Error('malformed status: no State');
+  const uid = valueAt(text, '\nUid:');
+  if (uid < 0) throw new Error('malformed status: no Uid');
+  const vol = valueAt(text, '\nvoluntary_ctxt_switches:');
+  const nonvol = valueAt(text, '\nnonvoluntary_ctxt_switches:');
+  if (vol < 0 || nonvol < 0) throw new Error('malformed status: no ctxt_switches');
+  const uids = ids(text, uid);
   if (!Number.isInteger(uids[1])) throw new Error('malformed status: bad Uid line');
-  const gid = field(text, 'Gid');
-  const swap = field(text, 'VmSwap');
+  const gid = valueAt(text, '\nGid:');
+  const swap = valueAt(text, '\nVmSwap:');
   return {
-    name,
-    state: state.charAt(0),
-    tgid: Number(field(text, 'Tgid') ?? NaN),
-    ppid: Number(field(text, 'PPid') ?? NaN),
+    name: text.slice(5, lineEnd(text, 5)).trim(),
+    state: text.slice(state, lineEnd(text, state)).trim().charAt(0),
+    tgid: numberField(text, '\nTgid:'),
+    ppid: numberField(text, '\nPPid:'),
     uids,
-    gids: gid === undefined ? [NaN, NaN, NaN, NaN] : ids(gid),
-    threads: Number(field(text, 'Threads') ?? NaN),
-    vmSwapBytes: swap === undefined ? undefined : kbToBytes(swap),
-    voluntaryCtxtSwitches: Number(vol),
-    nonvoluntaryCtxtSwitches: Number(nonvol),
+    gids: gid < 0 ? [NaN, NaN, NaN, NaN] : ids(text, gid),
+    threads: numberField(text, '\nThreads:'),
+    vmSwapBytes: swap < 0 ? undefined : uintAt(text, swap) * 1024,
+    voluntaryCtxtSwitches: uintAt(text, vol),
+    nonvoluntaryCtxtSwitches: uintAt(text, nonvol),
   };
 }
 

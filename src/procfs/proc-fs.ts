@@ -8,7 +8,9 @@
  *
  * - `readSync`: a small file (stat, status, io, limits, ...) whole, capped.
  *   /proc files report a size of 0 or 4096 whatever they hold, so the size is
- *   never asked: we read until EOF or the cap.
+ *   never asked: we read until the end or the cap, and a short read is the
+ *   end (see SEQ_SHORT_READ), so a per-process file costs open, one read and
+ *   close.
  * - `readTextSlices`: a table that can be megabytes (net/tcp with tens of
  *   thousands of TIME_WAIT sockets), in slices that end on a line boundary,
  *   with a turn of the event loop between slices; never held whole.
@@ -50,7 +52,11 @@ const MAX_LINE = 4096;
 /**
  * A seq_file read shorter than this has reached the end: the kernel fills its
  * buffer (a page, 4 KiB at least) up to the last whole row, and a socket table
- * row is under 200 bytes; 512 leaves room for any table we read.
+ * row is under 200 bytes; 512 leaves room for any table we read. A file the
+ * kernel prints in one piece (stat, status, io, limits, smaps_rollup, wchan:
+ * single_open) or copies as asked (cmdline) comes whole in the first read
+ * whatever its size, and so does a regular file: a short read is its end.
+ * (/proc/<pid>/smaps, whose rows are larger, has a reader of its own.)
  */
 const SEQ_SHORT_READ = 4096 - 512;
 
@@ -125,9 +131,11 @@ export class ProcFs {
           buf.copy(bigger, 0, 0, total);
           buf = bigger;
         }
-        const n = readSync(fd, buf, total, Math.min(buf.length, limit) - total, null);
-        if (n === 0) break;
+        const ask = Math.min(buf.length, limit) - total;
+        const n = readSync(fd, buf, total, ask, null);
         total += n;
+        // no second read just to see EOF: a short read is the end (SEQ_SHORT_READ)
+        if (n === 0 || (n < ask && n < SEQ_SHORT_READ) || total >= limit) break;
       }
       return buf.toString(encoding, 0, total);
     } finally {

@@ -7,8 +7,8 @@
  * Usage: node table-memory-child.js <root> <JSON array of wanted inodes>
  */
 import { ProcFs } from '../../src/procfs/proc-fs';
-import { readSocketTable, type NetSocket } from '../../src/procfs/net-sockets';
-import { scanSocketTables } from '../../src/procfs/net-tables';
+import { parseSocketLine, readSocketTable, type NetSocket } from '../../src/procfs/net-sockets';
+import { scanSocketLines, type SocketLine } from '../../src/procfs/net-tables';
 
 async function main(): Promise<void> {
   const [root, wantedJson] = process.argv.slice(2);
@@ -17,8 +17,13 @@ async function main(): Promise<void> {
   const base = process.resourceUsage().maxRSS;
   const listening = await readSocketTable(fs, 'tcp', 'listening');
   const afterListening = process.resourceUsage().maxRSS;
+  const lines = new Map<number, SocketLine>();
+  await scanSocketLines(fs, 'net', wanted, lines);
   const found = new Map<number, NetSocket>();
-  await scanSocketTables(fs, 'net', wanted, found);
+  for (const [inode, l] of lines) {
+    const s = parseSocketLine(l.protocol, l.line);
+    if (s) found.set(inode, s);
+  }
   const afterScan = process.resourceUsage().maxRSS;
   process.stdout.write(
     JSON.stringify({

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ProcFs } from '../../src/procfs/proc-fs';
 import { ProcessCollector, type ProcessCollectorConfig } from '../../src/process/collector';
@@ -348,6 +348,40 @@ test('a process that has not run since the last sample is not re-read: io, fds, 
   }
 });
 
+test('a thread that has not run since the last sample keeps its io and wait channel; one that ran is read again', async () => {
+  const root = copyFixture();
+  const edit = (rel: string, from: string, to: string): void => {
+    const file = path.join(root, rel);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(from), `${rel} has ${from}`);
+    writeFileSync(file, text.replace(from, to));
+  };
+  try {
+    const c = collector(root);
+    const web = async (): Promise<Map<string, number>> => {
+      await c.sample();
+      return groupSeries(toSeries(c.families()), 'webserver_100');
+    };
+    const WRITE = 'thread_io_bytes_total{iomode="write",threadname="worker"}';
+    const first = await web();
+    assert.equal(first.get(WRITE), 4096); // 101 wrote 4096, 102 nothing
+    // worker 102 sleeps on (same ticks, faults and switches): its io cannot have moved, so it is not read
+    edit('100/task/102/io', 'write_bytes: 0', 'write_bytes: 5555');
+    edit('100/task/102/wchan', 'futex_wait_queue', 'do_nanosleep');
+    let s = await web();
+    assert.equal(s.get(WRITE), 4096);
+    assert.equal(s.get('threads_wchan{wchan="futex_wait_queue"}'), 1);
+    // it runs (one more voluntary switch): read again
+    edit('100/task/102/status', 'voluntary_ctxt_switches:\t3', 'voluntary_ctxt_switches:\t4');
+    s = await web();
+    assert.equal(s.get(WRITE), 4096 + 5555);
+    assert.equal(s.get('threads_wchan{wchan="do_nanosleep"}'), 1);
+    assert.equal(s.get('threads_wchan{wchan="futex_wait_queue"}'), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('cached families: a new version after each sample, with the same attribute objects for unchanged series', async () => {
   const c = collector(PROC);
   await c.sample();
@@ -401,5 +435,50 @@ test('a kernel without smaps_rollup (before 4.14): Pss and SwapPss summed from <
     assert.equal(series.get('namedprocess_scrape_partial_errors_total'), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a process with thousands of fds is read a slice of links at a time: the event loop gets turns in between', async () => {
+  const root = copyFixture();
+  try {
+    const EXTRA = 5000;
+    for (let fd = 7; fd < 7 + EXTRA; fd++) symlinkSync('/dev/null', path.join(root, '100', 'fd', String(fd)));
+    /** Counts the fd links read. */
+    class CountingFs extends ProcFs {
+      links = 0;
+      override readLinkSync(rel: string): string {
+        this.links++;
+        return super.readLinkSync(rel);
+      }
+    }
+    const fs = new CountingFs(root);
+    const c = new ProcessCollector(fs, BASE, new SelfStats(), silentLogger, {
+      namer: loadNamer(BASE).namer,
+      readPasswd: () => readPasswdFile(PASSWD),
+      sliceMs: 0, // a turn of the event loop at every check
+    });
+    // the most links read between two turns of the event loop
+    let longest = 0;
+    let atLastTurn = 0;
+    let running = true;
+    const tick = (): void => {
+      longest = Math.max(longest, fs.links - atLastTurn);
+      atLastTurn = fs.links;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await c.sample();
+    running = false;
+    longest = Math.max(longest, fs.links - atLastTurn);
+    assert.ok(fs.links >= 7 + EXTRA, `${fs.links} links read`);
+    assert.ok(longest <= 128, `${longest} links read in one go`);
+    const web = groupSeries(toSeries(c.families()), 'webserver_100');
+    assert.equal(web.get('open_filedesc'), 7 + EXTRA);
+    // the sockets among the first fds are still found
+    assert.equal(web.get('netstat{local="0.0.0.0:8080",protocol="tcp",remote="0.0.0.0:0"}'), 10);
+    assert.equal(web.get('netstat{local="[::1]:8080",protocol="tcp",remote="[::1]:50000"}'), 1);
+    assert.equal(web.get('netstat{local="127.0.0.1:5353",protocol="udp",remote="0.0.0.0:0"}'), 7);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

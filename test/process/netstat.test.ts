@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { ProcFs } from '../../src/procfs/proc-fs';
-import { lineInode } from '../../src/procfs/net-tables';
+import { lineInode, parseInUse } from '../../src/procfs/net-tables';
+import { readFdTableSync } from '../../src/procfs/pid-fd';
 import { endpoint, resolveSockets, socketLabels } from '../../src/process/netstat';
 
 const fs = new ProcFs(path.resolve(__dirname, '../../../test/fixtures/proc-process/proc'));
@@ -38,4 +42,76 @@ test('resolveSockets: own namespace first, then each other namespace once; unkno
   // net/ + 100's namespace (9999 is unresolved and the fixture has no `self` to say it is ours) + 600's
   assert.equal(tablesRead, 3);
   assert.deepEqual((await resolveSockets(fs, [])).tablesRead, 0, 'no sockets: no table is read');
+});
+
+test('resolveSockets with a cap: the first sockets in fd order are kept, every one found is counted', async () => {
+  const { sockets, found } = await resolveSockets(fs, [
+    { pid: 100, inodes: [9999, 1003, 1001, 1002] },
+    { pid: 700, inodes: [1001] },
+  ], 2);
+  assert.deepEqual(sockets[0]!.map((s) => s.inode), [1003, 1001]); // 9999 is no TCP/UDP socket: not found, not counted
+  assert.deepEqual(found, [3, 1]);
+  assert.deepEqual(sockets[1]!.map((s) => [s.inode, s.localPort]), [[1001, 8080]]);
+});
+
+test('parseInUse reads the inuse count of one protocol line of sockstat', () => {
+  const v4 = 'sockets: used 3020\nTCP: inuse 3003 orphan 0 tw 3951 alloc 6005 mem 13\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\n';
+  const v6 = 'TCP6: inuse 7\nUDP6: inuse 0\nUDPLITE6: inuse 0\n';
+  assert.equal(parseInUse(v4, 'TCP: inuse '), 3003);
+  assert.equal(parseInUse(v4, 'UDP: inuse '), 0);
+  assert.equal(parseInUse(v6, 'TCP6: inuse '), 7);
+  assert.equal(parseInUse(v6, 'UDP6: inuse '), 0);
+  assert.equal(parseInUse(v4, 'TCP6: inuse '), undefined);
+  assert.equal(parseInUse('TCP: inuse x\n', 'TCP: inuse '), undefined);
+});
+
+test('resolveSockets: a table whose sockstat counts no socket in use is not read; without sockstat every table is', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'netstat-sockstat-'));
+  try {
+    cpSync(path.resolve(__dirname, '../../../test/fixtures/proc-process/proc'), root, { recursive: true, verbatimSymlinks: true });
+    /** Records the socket tables read. */
+    class RecordingFs extends ProcFs {
+      readonly tables: string[] = [];
+      override readTextSlices(rel: string, limit?: number, slice?: number): AsyncGenerator<string, void, undefined> {
+        this.tables.push(rel);
+        return super.readTextSlices(rel, limit, slice);
+      }
+    }
+    const request = [{ pid: 700, inodes: [1001] }];
+    const before = new RecordingFs(root);
+    const all = await resolveSockets(before, request);
+    assert.deepEqual(before.tables, ['net/tcp', 'net/tcp6', 'net/udp', 'net/udp6']);
+    // the v6 tables hold no socket in use: skipped, and the v4 socket is found as before
+    writeFileSync(path.join(root, 'net', 'sockstat'), 'sockets: used 5\nTCP: inuse 3 orphan 0 tw 0 alloc 3 mem 1\nUDP: inuse 1 mem 0\n');
+    writeFileSync(path.join(root, 'net', 'sockstat6'), 'TCP6: inuse 0\nUDP6: inuse 0\n');
+    const after = new RecordingFs(root);
+    const some = await resolveSockets(after, request);
+    assert.deepEqual(after.tables, ['net/tcp', 'net/udp']);
+    assert.deepEqual(some.sockets, all.sockets);
+    assert.deepEqual(some.sockets[0]!.map((s) => s.inode), [1001]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('resolveSockets on the live /proc: our own TCP listeners on 127.0.0.1 and ::1 are both found', async () => {
+  const listen = (host: string): Promise<Server | undefined> =>
+    new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(undefined)); // no IPv6 on this host
+      srv.listen(0, host, () => resolve(srv));
+    });
+  const servers = (await Promise.all([listen('127.0.0.1'), listen('::1')])).filter((s): s is Server => s !== undefined);
+  try {
+    const live = new ProcFs('/proc');
+    const { socketInodes } = readFdTableSync(live, process.pid, true);
+    const { sockets } = await resolveSockets(live, [{ pid: process.pid, inodes: socketInodes }]);
+    const listening = sockets[0]!.filter((s) => s.state === 10).map((s) => `${s.localAddress}:${s.localPort}`);
+    for (const srv of servers) {
+      const a = srv.address() as { address: string; port: number };
+      assert.ok(listening.includes(`${a.address}:${a.port}`), `${a.address}:${a.port} not in ${listening.join(' ')}`);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
 });

@@ -152,3 +152,42 @@ test('ignored processes are remembered until they exit', () => {
   tracker.sweep();
   assert.equal(tracker.ignoredCount, 0);
 });
+
+test('views: a group merges its members wait channels, users and sockets without touching what the members hold', () => {
+  const tracker = new Tracker();
+  const grouper = new Grouper(false);
+  tracker.beginCycle();
+  const members = [
+    { pid: 1, group: 'many', euid: 0, wchans: [['do_epoll_wait', 1]] },
+    { pid: 2, group: 'many', euid: 33, wchans: [['do_epoll_wait', 2], ['futex_wait_queue', 1]] },
+    { pid: 3, group: 'many', euid: 0, wchans: [] },
+    { pid: 4, group: 'one', euid: 0, wchans: [['hrtimer_nanosleep', 1]] },
+    { pid: 5, group: 'other', euid: 0, wchans: [] },
+  ] as const;
+  const samples = new Map<number, ProcSample>();
+  for (const m of members) {
+    const t = tracker.track(m.pid, 100, 0, m.group, 'p');
+    grouper.join(t, tracker.currentCycle);
+    const s = sample(m.pid, { euid: m.euid, wchans: new Map(m.wchans) });
+    samples.set(m.pid, s);
+    tracker.update(t, s);
+  }
+  const socket = { protocol: 'tcp', local: '0.0.0.0:80', remote: '0.0.0.0:0', state: 10 } as const;
+  const views = new Map(grouper.views((uid) => (uid === 0 ? 'root' : 'www-data'), (p) => (p.pid === 2 ? [socket] : []), 0).map((v) => [v.name, v]));
+  const many = views.get('many')!;
+  assert.deepEqual([...many.wchans], [['do_epoll_wait', 3], ['futex_wait_queue', 1]]);
+  assert.deepEqual([...many.usernames], ['root', 'www-data']);
+  assert.deepEqual([...many.sockets.values()], [socket]);
+  // the members' own maps are as they were
+  assert.deepEqual([...samples.get(1)!.wchans], [['do_epoll_wait', 1]]);
+  assert.deepEqual([...samples.get(2)!.wchans], [['do_epoll_wait', 2], ['futex_wait_queue', 1]]);
+  const one = views.get('one')!;
+  assert.deepEqual([...one.wchans], [['hrtimer_nanosleep', 1]]);
+  assert.deepEqual([...one.usernames], ['root']);
+  assert.equal(one.sockets.size, 0);
+  assert.equal(views.get('other')!.wchans.size, 0);
+  assert.deepEqual([...views.get('other')!.usernames], ['root']);
+  // and a one-member group allocates nothing per cycle for them: its member's map, one set per user name
+  assert.equal(one.wchans, samples.get(4)!.wchans);
+  assert.equal(one.usernames, views.get('other')!.usernames);
+});

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { ProcFs, isVanished } from '../../src/procfs/proc-fs';
 import { readPidStatSync } from '../../src/procfs/pid-stat';
@@ -74,6 +75,23 @@ test('ProcFs.readSync reads past its initial buffer and honours the cap', () => 
     writeFileSync(path.join(dir, 'small'), 'ab');
     assert.equal(tmp.readSync('small'), 'ab'); // the reused buffer holds no stale bytes
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ProcFs.readSync takes a short read as the end: one read, no second one to see EOF', () => {
+  // a FIFO whose writer wrote a few bytes and stays open: a second read would fail with EAGAIN
+  // (O_NONBLOCK), so the text comes back only if the short first read is taken as the whole file
+  const dir = mkdtempSync(path.join(tmpdir(), 'procfs-short-'));
+  const fifo = path.join(dir, 'status');
+  const made = spawnSync('mkfifo', [fifo]);
+  assert.equal(made.status, 0, String(made.stderr));
+  const writer = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  try {
+    writeSync(writer, 'Name:\tx\n');
+    assert.equal(new ProcFs(dir).readSync('status'), 'Name:\tx\n');
+  } finally {
+    closeSync(writer);
     rmSync(dir, { recursive: true, force: true });
   }
 });
