@@ -407,6 +407,10 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     r['memory.otlp_last_push_bytes'] = sink.lastBytes;
     r['memory.process_samples'] = runs('process_sample');
     r['memory.tcp_sweeps'] = runs('tcp_probe');
+    const groupsSeen = page.match(/^namedprocess_namegroup_num_procs\{/gm)?.length ?? 0;
+    const portsSeen = page.match(/^node_tcp_port_alive\{/gm)?.length ?? 0;
+    r['memory.process_groups_seen'] = groupsSeen;
+    r['memory.tcp_ports_seen'] = portsSeen;
     r['memory.page_bytes'] = page.length;
     r['memory.series'] = page.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
     r['memory.rss_steady_mib'] = round(rssSteady.median, 1);
@@ -420,7 +424,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     r['memory.scrape_1s_p99_ms'] = round(quantile(slowLat, 0.99));
     r['memory.daemon_error_log_lines'] = errorLines;
     const rssTarget = atMost(`RSS steady at ${o.processes} processes / ${o.ports} ports, default settings`, rssSteady.median, RSS_TARGET_MIB, ' MiB', 1);
-    rssTarget.measured += ` (max ${round(rssSteady.max, 1)}, VmHWM ${round(hwm, 1)}; heap used ${r['memory.heap_used_mib']} / total ${r['memory.heap_total_mib']}, external ${r['memory.external_mib']}, array buffers ${r['memory.array_buffers_mib']} MiB; ${sink.pushes} OTLP pushes)`;
+    rssTarget.measured += ` (max ${round(rssSteady.max, 1)}, VmHWM ${round(hwm, 1)}; heap used ${r['memory.heap_used_mib']} / total ${r['memory.heap_total_mib']}, external ${r['memory.external_mib']}, array buffers ${r['memory.array_buffers_mib']} MiB; ${sink.pushes} OTLP pushes; the daemon saw ${groupsSeen} process groups and ${portsSeen} TCP ports)`;
     targets.push(rssTarget);
 
     // ---- breakdown by owner

@@ -4,7 +4,10 @@
  * (also when a part fails).
  *
  * Every part but the namespace one runs with the same load on the host: 1,000
- * sleep processes and one child listening on 3,000 loopback TCP ports.
+ * sleep processes and one child listening on 3,000 loopback TCP ports. As
+ * root, the whole run happens in a pid and network namespace of its own, so
+ * that this is all the daemon, ss and process-exporter see (bench/isolate.ts;
+ * `--no-isolate` to measure on the host as it is).
  *
  * Ports (issues 2 and 11):
  * - discovery (discoverPorts, in process, 15 runs after a warm-up) against
@@ -43,6 +46,7 @@ import { atMost, median, round, targetLine, type Target } from './targets';
 import { benchProcess, PROCESSES, startSleeps, stopSleeps } from './process';
 import { benchMemory } from './memory';
 import { benchNetns } from './netns';
+import { runIsolated, settingOf } from './isolate';
 
 const PORTS = 3000;
 const LISTENER_TITLE = 'ohr-bench-many';
@@ -211,7 +215,8 @@ const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 async function main(): Promise<void> {
   const all: Results = { host_cpus: (await import('node:os')).cpus().length, node: process.version, daemon_node_flags: daemonNodeFlags().join(' ') };
   all['loadavg.start'] = loadavg();
-  process.stdout.write(`bench: node ${process.version}, ${all.host_cpus} CPUs, load average at start ${all['loadavg.start']}\n`);
+  all.setting = settingOf(process.argv);
+  process.stdout.write(`bench: node ${process.version}, ${all.host_cpus} CPUs, load average at start ${all['loadavg.start']}; in ${all.setting}\n`);
   const targets: Target[] = [];
   const report = (from: number): void => {
     for (const t of targets.slice(from)) process.stdout.write(`${targetLine(t)}\n`);
@@ -247,6 +252,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  const status = runIsolated(__filename, process.argv.slice(2));
+  if (status !== undefined) process.exit(status);
   main().then(
     () => process.exit(0),
     (err: unknown) => {

@@ -26,6 +26,10 @@
  * `--gate-safety`: only crashes, rejections, failed scrapes, fd leaks and the
  * shutdown decide the exit status; every verdict is still printed.
  *
+ * As root it runs in a pid and network namespace of its own (bench/isolate.ts), so
+ * the daemon sees the soak's processes and sockets and not the rest of the host's;
+ * `--no-isolate` runs it on the host as it is.
+ *
  * Options: --minutes N (2), --ports N (3000), --clients N (50),
  * --churn N (processes a second, 40), --warmup-seconds N (min(60, 25% of the run));
  * anything after a bare `--` is passed to the daemon (e.g. `-- --no-collector.namedprocess`).
@@ -38,6 +42,7 @@ import * as path from 'node:path';
 import { cpus } from 'node:os';
 import { startListener, killAndWait, type Child } from '../test/helpers/processes';
 import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { runIsolated, settingOf } from './isolate';
 import { atMost, below, targetLine, type Target } from './targets';
 
 const MAIN = path.resolve(__dirname, '../src/main.js');
@@ -319,7 +324,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   process.stdout.write(
     `soak: ${MINUTES} min, ${PORTS} ports, ${CLIENTS} clients, ~${CHURN} processes/s, warm-up ${WARMUP_MS / 1000} s; node ${process.version}; ` +
-      `RLIMIT_NOFILE here ${readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1] ?? '?'}\n`,
+      `RLIMIT_NOFILE here ${readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1] ?? '?'}; in ${settingOf(process.argv)}\n`,
   );
   const forks = (): number => Number(/^processes (\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? NaN);
   const forks0 = forks();
@@ -475,6 +480,8 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+const isolated = runIsolated(__filename, process.argv.slice(2));
+if (isolated !== undefined) process.exit(isolated);
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
