@@ -19,7 +19,8 @@
  *
  * Runs from bench/run.ts (`npm run bench`, which starts the 1,000 processes
  * and a 3,000-port listener once for every part) or alone:
- * `node dist/bench/process.js` (starts its own 1,000 processes).
+ * `node dist/bench/process.js` (starts its own 1,000 processes; in namespaces of
+ * its own as root, see bench/isolate.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { SelfStats } from '../src/self-stats';
 import { silentLogger } from '../src/log';
 import { atMost, round, targetLine, type Target } from './targets';
 import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { runIsolated } from './isolate';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
 
@@ -281,6 +283,8 @@ export async function benchProcess(running = false, targets: Target[] = []): Pro
 }
 
 if (require.main === module) {
+  const status = runIsolated(__filename, process.argv.slice(2));
+  if (status !== undefined) process.exit(status);
   const targets: Target[] = [];
   benchProcess(false, targets).then(
     (r) => {
