@@ -44,7 +44,7 @@ import { waitFor } from '../test/helpers/wait';
 import { daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { atMost, median, round, targetLine, type Target } from './targets';
 import { benchProcess, PROCESSES, startSleeps, stopSleeps } from './process';
-import { benchMemory } from './memory';
+import { benchMemory, checkOwnerClasses } from './memory';
 import { benchNetns } from './netns';
 import { runIsolated, settingOf } from './isolate';
 
@@ -217,6 +217,7 @@ async function main(): Promise<void> {
   all['loadavg.start'] = loadavg();
   all.setting = settingOf(process.argv);
   process.stdout.write(`bench: node ${process.version}, ${all.host_cpus} CPUs, load average at start ${all['loadavg.start']}; in ${all.setting}\n`);
+  checkOwnerClasses(); // before the long parts: a stale owner list fails at once
   const targets: Target[] = [];
   const report = (from: number): void => {
     for (const t of targets.slice(from)) process.stdout.write(`${targetLine(t)}\n`);
