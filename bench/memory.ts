@@ -6,7 +6,8 @@
  * - flags: only --web.listen-address=127.0.0.1:0 and --storage.path (a
  *   temporary directory: the shipped systemd unit gives the daemon its state
  *   directory, so the pool file is on where users run it), the V8 flags of
- *   every shipped launcher (daemonNodeFlags()), and --heapsnapshot-signal;
+ *   every shipped launcher (daemonNodeFlags()) and their environment
+ *   (DAEMON_ENV: glibc malloc tunables), and --heapsnapshot-signal;
  *   both exports on, OTLP pushed every 60 s to a loopback sink started here
  *   that answers 200 (pushes succeed, as in production); process samples every
  *   15 s, probes at their default periods; a minimal environment, so no OTEL_*
@@ -33,7 +34,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { analyzeHeap, breakdown, formatBreakdown, parseHeapSnapshot, type ClassShare, type HeapSnapshot } from './heap-snapshot';
 import { atMost, median, quantile, round, steady, type Target } from './targets';
-import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { killAndWait } from '../test/helpers/processes';
 import { get } from '../test/helpers/http';
 import { sleep, waitFor } from '../test/helpers/wait';
@@ -353,7 +354,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
   const flags = ['--web.listen-address=127.0.0.1:0', `--storage.path=${stateDir}`];
   const daemon = spawn(process.execPath, [...daemonNodeFlags(), '--heapsnapshot-signal=SIGUSR2', MAIN, ...flags], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...DAEMON_ENV, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -371,7 +372,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     const url = `http://127.0.0.1:${port}/metrics`;
     const pid = daemon.pid!;
     const started = Date.now();
-    process.stdout.write(`memory: daemon pid ${pid} (${[...daemonNodeFlags(), ...flags].join(' ')}), OTLP to ${endpoint}; scraping once a second\n`);
+    process.stdout.write(`memory: daemon pid ${pid} (${[...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`), ...daemonNodeFlags(), ...flags].join(' ')}), OTLP to ${endpoint}; scraping once a second\n`);
 
     // ---- RSS: one scrape and one VmRSS reading a second
     const rss: number[] = [];

@@ -34,7 +34,7 @@ import { readPasswdFile } from '../src/config/process-names';
 import { SelfStats } from '../src/self-stats';
 import { silentLogger } from '../src/log';
 import { atMost, round, targetLine, type Target } from './targets';
-import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { runIsolated } from './isolate';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
@@ -181,6 +181,7 @@ async function benchProcessExporter(r: Results, dir: string): Promise<number | u
 
 function startDaemon(extra: string[]): ChildProcess {
   return spawn(process.execPath, [...daemonNodeFlags(), MAIN, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--log.level=info', ...extra], {
+    env: { ...process.env, ...DAEMON_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }

@@ -41,7 +41,7 @@ import { SelfStats } from '../src/self-stats';
 import { startListener, killAndWait, type Child } from '../test/helpers/processes';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
-import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { atMost, median, round, targetLine, type Target } from './targets';
 import { benchProcess, PROCESSES, startSleeps, stopSleeps } from './process';
 import { benchMemory, checkOwnerClasses } from './memory';
@@ -174,7 +174,7 @@ export async function benchPorts(many: Child, targets: Target[]): Promise<Result
   const daemon = spawn(
     process.execPath,
     [...daemonNodeFlags(), MAIN, '--web.listen-address=127.0.0.1:0', `--port.status-interval=${PROBE_INTERVAL}`, `--port.http-status-interval=${PROBE_INTERVAL}`, '--no-collector.namedprocess'],
-    { env: { ...process.env, OTEL_METRICS_EXPORTER: 'prometheus' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    { env: { ...process.env, ...DAEMON_ENV, OTEL_METRICS_EXPORTER: 'prometheus' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
   daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -213,7 +213,7 @@ export async function benchPorts(many: Child, targets: Target[]): Promise<Result
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 
 async function main(): Promise<void> {
-  const all: Results = { host_cpus: (await import('node:os')).cpus().length, node: process.version, daemon_node_flags: daemonNodeFlags().join(' ') };
+  const all: Results = { host_cpus: (await import('node:os')).cpus().length, node: process.version, daemon_node_flags: daemonNodeFlags().join(' '), daemon_env: Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`).join(' ') };
   all['loadavg.start'] = loadavg();
   all.setting = settingOf(process.argv);
   process.stdout.write(`bench: node ${process.version}, ${all.host_cpus} CPUs, load average at start ${all['loadavg.start']}; in ${all.setting}\n`);

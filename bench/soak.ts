@@ -22,7 +22,8 @@
  *   TCP sweep holds up to 64 probe sockets at a time), /metrics p99 under 100 ms in every
  *   30 s window after warm-up, a clean SIGTERM shutdown.
  *
- * The daemon runs with the V8 flags of every shipped launcher (daemonNodeFlags()).
+ * The daemon runs with the V8 flags and the environment of every shipped launcher
+ * (daemonNodeFlags(), DAEMON_ENV).
  * `--gate-safety`: only crashes, rejections, failed scrapes, fd leaks and the
  * shutdown decide the exit status; every verdict is still printed.
  *
@@ -41,7 +42,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { cpus } from 'node:os';
 import { startListener, killAndWait, type Child } from '../test/helpers/processes';
-import { daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { runIsolated, settingOf } from './isolate';
 import { atMost, below, targetLine, type Target } from './targets';
 
@@ -178,7 +179,7 @@ async function startDaemon(otlpEndpoint: string): Promise<DaemonChild> {
   const quoted = [process.execPath, ...daemonNodeFlags(), MAIN, ...flags].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const proc = spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, OTEL_SERVICE_NAME: 'ohr-soak' },
+    env: { ...process.env, ...DAEMON_ENV, OTEL_SERVICE_NAME: 'ohr-soak' },
   });
   const d: DaemonChild = {
     proc,
