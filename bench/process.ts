@@ -7,16 +7,20 @@
  *   process; the first (cold) cycle reads every file, later cycles skip
  *   what cannot have changed for processes that did not run (reported
  *   too: steady cycles that read everything, a host where every process ran);
- *   target: at most 0.5x process-exporter's CPU per scrape, which is read
- *   from its /proc/<pid>/stat utime+stime around N scrapes (every scrape
- *   makes it walk /proc);
+ *   target (issue 11): at most 0.25x process-exporter's CPU per scrape, the
+ *   cold cycle and the steady ones alike; process-exporter's CPU is read from
+ *   its /proc/<pid>/stat utime+stime around N scrapes (every scrape makes it
+ *   walk /proc), its wall time per scrape is timed too (the median; the
+ *   /metrics p50 target of bench/memory.ts is relative to it);
  * - /metrics latency (median, p99) of a daemon child sampling every second
  *   (15x the default rate) while we scrape it back to back; target: p99
- *   under 50 ms;
- * - RSS of a daemon child with default settings scraped once a second;
- *   target: under 128 MiB (the stress run's RSS is reported too).
+ *   under 50 ms.
+ * The RSS of a daemon with default settings is bench/memory.ts's (issue 11).
  *
- * Runs from bench/run.ts (`npm run bench`) or alone: `node dist/bench/process.js`.
+ * Runs from bench/run.ts (`npm run bench`, which starts the 1,000 processes
+ * and a 3,000-port listener once for every part) or alone:
+ * `node dist/bench/process.js` (starts its own 1,000 processes; in namespaces of
+ * its own as root, see bench/isolate.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,12 +33,17 @@ import { PerPidNamer } from '../src/process/naming';
 import { readPasswdFile } from '../src/config/process-names';
 import { SelfStats } from '../src/self-stats';
 import { silentLogger } from '../src/log';
+import { atMost, round, targetLine, type Target } from './targets';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { runIsolated } from './isolate';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
 
 type Results = Record<string, number | string>;
 
-const PROCESSES = 1000;
+export const PROCESSES = 1000;
+/** Issue 11: our cycle CPU at most this fraction of process-exporter's per-scrape CPU, cold cycle included. */
+const CPU_RATIO_TARGET = 0.25;
 const CYCLES = 6;
 const PE_SCRAPES = 6;
 const PE = '/usr/bin/prometheus-process-exporter';
@@ -43,7 +52,6 @@ const MAIN = path.resolve(__dirname, '../src/main.js');
 const PER_PID_CONFIG = 'process_names:\n  - name: "{{.Comm}}_{{.PID}}"\n    cmdline: [".+"]\n';
 const USER_HZ = 100;
 
-const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
 
 function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -152,14 +160,19 @@ async function benchProcessExporter(r: Results, dir: string): Promise<number | u
     const url = `http://127.0.0.1:${port}/metrics`;
     await waitFor('process-exporter serving', async () => ((await get(url)).status === 200 ? true : undefined), 30_000, 200);
     let groups = 0;
+    const walls: number[] = [];
     const before = cpuMsOf(pe.pid!);
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < PE_SCRAPES; i++) groups = ((await get(url)).body.match(/^namedprocess_namegroup_num_procs\{/gm) ?? []).length;
-    const wallMs = Number(process.hrtime.bigint() - t) / 1e6 / PE_SCRAPES;
+    for (let i = 0; i < PE_SCRAPES; i++) {
+      const t = process.hrtime.bigint();
+      const body = (await get(url, {}, 60_000)).body;
+      walls.push(Number(process.hrtime.bigint() - t) / 1e6);
+      groups = (body.match(/^namedprocess_namegroup_num_procs\{/gm) ?? []).length;
+    }
     const perScrape = (cpuMsOf(pe.pid!) - before) / PE_SCRAPES;
     r['process.exporter.groups'] = groups;
     r['process.exporter.scrape_cpu_ms'] = round(perScrape, 1);
-    r['process.exporter.scrape_wall_ms'] = round(wallMs, 1);
+    r['process.exporter.scrape_wall_ms'] = round(median(walls), 1);
+    r['process.exporter.scrape_wall_mean_ms'] = round(walls.reduce((a, b) => a + b, 0) / walls.length, 1);
     return perScrape;
   } finally {
     await kill(pe, 'SIGTERM');
@@ -167,32 +180,10 @@ async function benchProcessExporter(r: Results, dir: string): Promise<number | u
 }
 
 function startDaemon(extra: string[]): ChildProcess {
-  return spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--log.level=info', ...extra], {
+  return spawn(process.execPath, [...daemonNodeFlags(), MAIN, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--log.level=info', ...extra], {
+    env: { ...process.env, ...DAEMON_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-}
-
-/** RSS of a daemon child with default settings (a sample every 15 s), scraped once a second for 45 s. */
-async function benchDaemonRss(r: Results): Promise<void> {
-  const daemon = startDaemon([]);
-  let log = '';
-  daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  try {
-    const port = await waitFor('daemon serving', () => /address=[^ ]*:(\d+)/.exec(log)?.[1], 30_000);
-    const url = `http://127.0.0.1:${port}/metrics`;
-    const rss: number[] = [];
-    for (let i = 0; i < 45; i++) {
-      await new Promise((res) => setTimeout(res, 1000));
-      await get(url);
-      rss.push(rssMiB(daemon.pid!, 'VmRSS'));
-    }
-    r['process.daemon.rss_mib'] = round(median(rss.slice(5)), 1);
-    r['process.daemon.rss_max_mib'] = round(Math.max(...rss), 1);
-    r['process.daemon.rss_peak_mib'] = round(rssMiB(daemon.pid!, 'VmHWM'), 1);
-    r['process.daemon.rss_target'] = 'under 128 MiB (default settings: a sample every 15 s, one scrape a second)';
-  } finally {
-    await kill(daemon, 'SIGTERM');
-  }
 }
 
 /** /metrics latency (and RSS) of a daemon child sampling every second while we scrape back to back. */
@@ -235,14 +226,34 @@ async function benchDaemon(r: Results): Promise<void> {
   }
 }
 
-export async function benchProcess(): Promise<Results> {
-  const r: Results = {};
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-process-'));
+/** `n` sleep children (the 1,000 processes of every figure here); stop them with stopSleeps. */
+export async function startSleeps(n: number): Promise<ChildProcess[]> {
   const sleeps: ChildProcess[] = [];
   try {
-    for (let i = 0; i < PROCESSES; i++) sleeps.push(spawn('sleep', ['3600'], { stdio: 'ignore' }));
+    for (let i = 0; i < n; i++) sleeps.push(spawn('sleep', ['3600'], { stdio: 'ignore' }));
     await waitFor('sleeps started', () => (sleeps.every((s) => s.pid !== undefined) ? true : undefined), 30_000);
-    await new Promise((res) => setTimeout(res, 1000));
+  } catch (err) {
+    await stopSleeps(sleeps);
+    throw err;
+  }
+  await new Promise((res) => setTimeout(res, 1000));
+  return sleeps;
+}
+
+export async function stopSleeps(sleeps: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(sleeps.map((s) => kill(s)));
+}
+
+/**
+ * `running`: the 1,000 processes already exist (bench/run.ts started them);
+ * otherwise they are started and stopped here. Target verdicts go to `targets`.
+ */
+export async function benchProcess(running = false, targets: Target[] = []): Promise<Results> {
+  const r: Results = {};
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-process-'));
+  let sleeps: ChildProcess[] = [];
+  try {
+    if (!running) sleeps = await startSleeps(PROCESSES);
     r['process.host_pids'] = new ProcFs('/proc').listDirSync('.').filter((n) => /^\d+$/.test(n)).length;
     r['process.host_socket_table_lines'] = socketLines();
     const ours = await benchCollector(r);
@@ -252,22 +263,35 @@ export async function benchProcess(): Promise<Results> {
       r['process.cpu_ratio_ours_vs_exporter'] = round(ours / theirs, 3);
       r['process.cpu_ratio_all_read_vs_exporter'] = round(Number(r['process.ours.cycle_cpu_ms_all_read']) / theirs, 3);
       r['process.cpu_ratio_cold_vs_exporter'] = round(Number(r['process.ours.cycle_cpu_ms_cold']) / theirs, 3);
-      r['process.cpu_target'] = 'ours <= 0.5x process-exporter per cycle/scrape';
+      r['process.cpu_target'] = `ours <= ${CPU_RATIO_TARGET}x process-exporter per cycle/scrape, the cold cycle included`;
     }
+    const cold = theirs === undefined ? NaN : Number(r['process.ours.cycle_cpu_ms_cold']) / theirs;
+    const steadyRatio = theirs === undefined ? NaN : ours / theirs;
+    // both must hold: the target is on the worse of the two
+    const cpu = atMost('process cycle CPU vs process-exporter per-scrape CPU (cold and steady)', Math.max(cold, steadyRatio), CPU_RATIO_TARGET, '×', 3);
+    cpu.measured =
+      theirs === undefined
+        ? `not measured (${r['process.exporter']})`
+        : `cold ${round(cold, 3)}×, steady ${round(steadyRatio, 3)}× (all-read ${r['process.cpu_ratio_all_read_vs_exporter']}×; ` +
+          `ours ${r['process.ours.cycle_cpu_ms_cold']} / ${r['process.ours.cycle_cpu_ms']} ms vs ${round(theirs, 1)} ms a scrape)`;
+    targets.push(cpu);
     await benchDaemon(r);
-    await benchDaemonRss(r);
   } finally {
-    await Promise.all(sleeps.map((s) => kill(s)));
+    await stopSleeps(sleeps);
     rmSync(dir, { recursive: true, force: true });
   }
   return r;
 }
 
 if (require.main === module) {
-  benchProcess().then(
+  const status = runIsolated(__filename, process.argv.slice(2));
+  if (status !== undefined) process.exit(status);
+  const targets: Target[] = [];
+  benchProcess(false, targets).then(
     (r) => {
       const width = Math.max(...Object.keys(r).map((k) => k.length));
       for (const [k, v] of Object.entries(r)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+      for (const t of targets) process.stdout.write(`${targetLine(t)}\n`);
       process.exit(0);
     },
     (err: unknown) => {
