@@ -33,7 +33,7 @@ import { Tracker, type TrackedProc } from './tracker';
 import { Grouper, sortViews, type GroupView } from './grouper';
 import { resolveSockets, socketLabels, type SocketLabels } from './netstat';
 import { UserNames } from './users';
-import { AttributeInterner, buildFamilies, buildSelfFamilies, GROUP_KEY_SEPARATOR, type ErrorCounters } from './families';
+import { AttributeInterner, buildFamilies, buildFamiliesSliced, buildSelfFamilies, GROUP_KEY_SEPARATOR, type ErrorCounters, type FamilyOptions } from './families';
 import { readPidCgroupSync } from '../procfs/pid-cgroup';
 import { containerFromCgroups } from '../procfs/cgroup-container';
 import { Slicer } from '../util/slicer';
@@ -387,7 +387,10 @@ export class ProcessCollector {
     }
     sortViews(views);
     await slicer.maybeYield();
-    this.last = this.build(views); // views are not kept: a sample's garbage dies young
+    const families = await buildFamiliesSliced(views, { ...this.errors }, this.familyOptions(), this.interner, slicer);
+    // published together: the producer's cache key moves only once the new families are in place
+    this.last = families; // views are not kept: a sample's garbage dies young
+    this.version++;
     this.report = {
       pids: pids.length,
       tracked: tracker.size,
@@ -400,11 +403,10 @@ export class ProcessCollector {
 
   private build(views: readonly GroupView[]): FamilyData[] {
     this.version++;
-    return buildFamilies(
-      views,
-      { ...this.errors },
-      { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs, expectedGroups: this.expectedGroups },
-      this.interner,
-    );
+    return buildFamilies(views, { ...this.errors }, this.familyOptions(), this.interner);
+  }
+
+  private familyOptions(): FamilyOptions {
+    return { threads: this.config.threads, gatherSmaps: this.config.gatherSmaps, startedMs: this.startedMs, expectedGroups: this.expectedGroups };
   }
 }
