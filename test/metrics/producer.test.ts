@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { DataPointType, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
-import { CacheMetricProducer, PushTimeProducer, type CachedFamily, type Point } from '../../src/metrics/producer';
+import { CacheMetricProducer, dataPoint, PushTimeProducer, toMetricData, type CachedFamily, type Point } from '../../src/metrics/producer';
 import { PORT_FAMILIES } from '../../src/metrics/contract';
 
 function family(state: { version: number; points: Point[] }): CachedFamily {
@@ -96,4 +96,27 @@ test('the push view stamps every collection with its own time; counters keep the
   const s2 = (await p.collect()).resourceMetrics.scopeMetrics[0]!.metrics[0];
   assert.equal(s1, s2);
   assert.ok(p.owns(s1!));
+});
+
+test('MetricData holds the points made by dataPoint as they are; a point whose label is cut, or a counter without a start, is copied', () => {
+  const now: [number, number] = [1_700_000_000, 0];
+  const start: [number, number] = [1_600_000_000, 0];
+  const points = [dataPoint({ port: '1' }, 1), dataPoint({ port: '2' }, 0)];
+  const gauge = toMetricData({ spec: PORT_FAMILIES.tcpAlive, points }, now, start, 100);
+  assert.equal(gauge.dataPoints.length, 2);
+  assert.ok(gauge.dataPoints.every((dp, i) => dp === points[i]), 'complete gauge points are held, not copied');
+
+  const long = dataPoint({ port: 'x'.repeat(20) }, 1);
+  const capped = toMetricData({ spec: PORT_FAMILIES.tcpAlive, points: [points[0]!, long] }, now, start, 5);
+  assert.equal(capped.dataPoints[0], points[0]);
+  assert.notEqual(capped.dataPoints[1], long);
+  assert.equal(capped.dataPoints[1]!.attributes.port, 'xxxxx');
+
+  const counterSpec = { ...PORT_FAMILIES.tcpAlive, type: 'counter' as const };
+  const own = dataPoint({ port: '1' }, 3, start);
+  const noStart = dataPoint({ port: '2' }, 4);
+  const counter = toMetricData({ spec: counterSpec, points: [own, noStart] }, now, start, 100);
+  assert.equal(counter.dataPoints[0], own, 'a counter with its own start is held');
+  assert.notEqual(counter.dataPoints[1], noStart, 'a counter without a start gets the producer start on a copy');
+  assert.deepEqual(counter.dataPoints[1]!.startTime, start);
 });
