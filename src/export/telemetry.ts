@@ -18,12 +18,30 @@ import { PushTimeProducer, SCOPE } from '../metrics/producer';
 import { createOtlpExporter, exporterStampsPushTime, HealthTrackingExporter } from './otlp';
 import { Slicer } from '../util/slicer';
 import { STAGE_FAMILY_PREFIX, type MetricFilter } from './filter';
+import { deflatePiece, deflatePieceSync, gzipMember, type DeflatedPiece } from './gzip-page';
 
 /** Prometheus text format 0.0.4, what every scraper understands. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** What the serializer writes when a page has no metric at all (a comment; dropped when families follow). */
 const NO_METRICS = '# no registered metrics';
+
+/**
+ * One producer family's Prometheus text and the MetricData it was serialized
+ * from; `gzip` is that text deflated, made on the first scrape that asks for
+ * gzip (a pending promise while several such scrapes wait for it).
+ */
+interface CachedFamily {
+  readonly data: MetricData;
+  readonly bytes: Buffer;
+  gzip?: Promise<DeflatedPiece>;
+}
+
+/** A page as the pieces it is served from: the per-scrape head (SDK instruments), then cached families. */
+interface PageParts {
+  head: Buffer;
+  families: CachedFamily[];
+}
 
 export class Telemetry {
   readonly meterProvider: MeterProvider;
@@ -41,9 +59,10 @@ export class Telemetry {
   /**
    * Prometheus text of each producer family, by name, with the MetricData it
    * was serialized from (see CachedFamily): a new MetricData replaces the
-   * entry, so the cache holds one text per family, never an older one.
+   * entry, so the cache holds one text (and one deflated text) per family,
+   * never an older one.
    */
-  private readonly text = new Map<string, { data: MetricData; bytes: Buffer }>();
+  private readonly text = new Map<string, CachedFamily>();
 
   constructor(
     config: Config,
@@ -87,12 +106,28 @@ export class Telemetry {
    * allocates a few KB.
    */
   async scrapeChunks(filter?: MetricFilter): Promise<Buffer[]> {
+    const { head, families } = await this.pageParts(filter);
+    return [head, ...families.map((f) => f.bytes)];
+  }
+
+  /**
+   * The same page as one gzip member (see gzip-page.ts): each family is
+   * deflated once per published version, in the libuv thread pool, and a
+   * scrape deflates only the few KB of its head.
+   */
+  async scrapeGzip(filter?: MetricFilter): Promise<Buffer[]> {
+    const { head, families } = await this.pageParts(filter);
+    const pieces = await Promise.all(families.map((f) => (f.gzip ??= deflatePiece(f.bytes))));
+    return gzipMember([deflatePieceSync(head), ...pieces]);
+  }
+
+  private async pageParts(filter?: MetricFilter): Promise<PageParts> {
     const reader = this.prometheus;
     if (!reader) throw new Error('the prometheus exporter is disabled (OTEL_METRICS_EXPORTER)');
     const { resourceMetrics } = await reader.collect();
     const keep = (m: MetricData): boolean => !filter || filter(m.descriptor.name);
     const sdkScopes: ScopeMetrics[] = [];
-    const families: Buffer[] = [];
+    const families: CachedFamily[] = [];
     const slicer = new Slicer();
     for (const sm of resourceMetrics.scopeMetrics) {
       const sdkMetrics: MetricData[] = [];
@@ -116,13 +151,13 @@ export class Telemetry {
           cached = { data: m, bytes: Buffer.from(this.familySerializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: [{ scope: sm.scope, metrics: [m] }] })) };
           this.text.set(m.descriptor.name, cached);
         }
-        families.push(cached.bytes);
+        families.push(cached);
       }
       if (sdkMetrics.length > 0) sdkScopes.push({ scope: sm.scope, metrics: sdkMetrics });
     }
     let head = this.serializer.serialize({ resource: resourceMetrics.resource, scopeMetrics: sdkScopes });
     if (head.endsWith(NO_METRICS)) head = head.slice(0, -NO_METRICS.length);
-    return [Buffer.from(head), ...families];
+    return { head: Buffer.from(head), families };
   }
 
   /** The exposition as one string (--once, tests). */
