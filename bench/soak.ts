@@ -7,7 +7,8 @@
  *   and a couple of short-lived TCP listeners a second (ports come and go);
  * - 3,000 probed ports: one child listening on 3,000 loopback TCP ports;
  * - scrapes from 50 concurrent clients (keep-alive, each about once a
- *   second, 10% of them on /, /api/status, /healthz or a filtered /metrics);
+ *   second, half of them asking for gzip, 10% of them on /, /api/status,
+ *   /healthz or a filtered /metrics);
  * - OTLP to a loopback receiver that fails a third of the time (503, 400,
  *   or a hang, in turn).
  *
@@ -223,9 +224,9 @@ interface Scrape {
   path: string;
 }
 
-function getOnce(agent: http.Agent, port: number, urlPath: string): Promise<{ status: number; body: string }> {
+function getOnce(agent: http.Agent, port: number, urlPath: string, gzip = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent, headers: gzip ? { 'Accept-Encoding': 'gzip' } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -240,13 +241,15 @@ const OTHER_PATHS = ['/', '/api/status', '/healthz', '/metrics?collect[]=ports',
 
 async function client(id: number, port: number, until: () => boolean, out: Scrape[], errors: string[]): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  // half the clients ask for gzip, as Prometheus, vmagent and Alloy do; the other half do not
+  const gzip = id % 2 === 1;
   await sleep((id * 1000) / CLIENTS); // spread the clients over the second
   while (!until()) {
     const p = Math.random() < 0.1 ? OTHER_PATHS[Math.floor(Math.random() * OTHER_PATHS.length)]! : '/metrics';
     const t0 = process.hrtime.bigint();
     let ok = false;
     try {
-      const r = await getOnce(agent, port, p);
+      const r = await getOnce(agent, port, p, gzip);
       ok = r.status === 200;
       if (!ok && errors.length < 20) errors.push(`${p}: HTTP ${r.status} ${r.body.slice(0, 100)}`);
     } catch (err) {
