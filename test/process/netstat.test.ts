@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { ProcFs } from '../../src/procfs/proc-fs';
@@ -77,18 +77,64 @@ test('resolveSockets: a table whose sockstat counts no socket in use is not read
         return super.readTextSlices(rel, limit, slice);
       }
     }
-    const request = [{ pid: 700, inodes: [1001] }];
+    // 9999 is in no table: every table that may hold it is read to its end
+    const request = [{ pid: 700, inodes: [1001, 9999] }];
     const before = new RecordingFs(root);
     const all = await resolveSockets(before, request);
-    assert.deepEqual(before.tables, ['net/tcp', 'net/tcp6', 'net/udp', 'net/udp6']);
+    const own = (t: readonly string[]): string[] => t.filter((x) => x.startsWith('net/')); // the tables of our namespace
+    assert.deepEqual(own(before.tables), ['net/tcp', 'net/tcp6', 'net/udp', 'net/udp6']);
     // the v6 tables hold no socket in use: skipped, and the v4 socket is found as before
     writeFileSync(path.join(root, 'net', 'sockstat'), 'sockets: used 5\nTCP: inuse 3 orphan 0 tw 0 alloc 3 mem 1\nUDP: inuse 1 mem 0\n');
     writeFileSync(path.join(root, 'net', 'sockstat6'), 'TCP6: inuse 0\nUDP6: inuse 0\n');
     const after = new RecordingFs(root);
     const some = await resolveSockets(after, request);
-    assert.deepEqual(after.tables, ['net/tcp', 'net/udp']);
+    assert.deepEqual(own(after.tables), ['net/tcp', 'net/udp']);
     assert.deepEqual(some.sockets, all.sockets);
     assert.deepEqual(some.sockets[0]!.map((s) => s.inode), [1001]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('resolveSockets stops reading once every socket wanted is found; in a long table, unix sockets do not keep it going', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'netstat-early-'));
+  try {
+    cpSync(path.resolve(__dirname, '../../../test/fixtures/proc-process/proc'), root, { recursive: true, verbatimSymlinks: true });
+    class RecordingFs extends ProcFs {
+      readonly tables: string[] = [];
+      override readTextSlices(rel: string, limit?: number, slice?: number): AsyncGenerator<string, void, undefined> {
+        this.tables.push(rel);
+        return super.readTextSlices(rel, limit, slice);
+      }
+    }
+    // tcp6 is a directory: reading it throws (not a regular file), so a scan that goes on past tcp fails
+    rmSync(path.join(root, 'net', 'tcp6'));
+    mkdirSync(path.join(root, 'net', 'tcp6'));
+    const own = (t: readonly string[]): string[] => t.filter((x) => x.startsWith('net/')); // the tables of our namespace
+    const found = new RecordingFs(root);
+    const r = await resolveSockets(found, [{ pid: 700, inodes: [1001] }]);
+    assert.deepEqual(own(found.tables), ['net/tcp']);
+    assert.deepEqual(r.sockets[0]!.map((s) => [s.inode, s.localPort]), [[1001, 8080]]);
+    // 9999, a unix socket, is never in tcp: without the unix table the scan goes on, and fails on tcp6
+    await assert.rejects(resolveSockets(new RecordingFs(root), [{ pid: 700, inodes: [1001, 9999] }]), /not a regular file|EISDIR/i);
+    // a long TCP table (sockstat: 3 in use, 5,000 in TIME_WAIT): the unix table is read first, 9999 is in it
+    writeFileSync(path.join(root, 'net', 'sockstat'), 'sockets: used 5\nTCP: inuse 3 orphan 0 tw 5000 alloc 3 mem 1\nUDP: inuse 1 mem 0\n');
+    writeFileSync(
+      path.join(root, 'net', 'unix'),
+      'Num       RefCount Protocol Flags    Type St Inode Path\n' +
+        '0000000000000000: 00000002 00000000 00010000 0001 01 9999 /run/app.sock\n' +
+        '0000000000000000: 00000003 00000000 00000000 0001 03 12345\n',
+    );
+    const long = new RecordingFs(root);
+    const r2 = await resolveSockets(long, [{ pid: 700, inodes: [1001, 9999] }]);
+    assert.deepEqual(own(long.tables), ['net/unix', 'net/tcp']);
+    assert.deepEqual(r2.sockets[0]!.map((s) => s.inode), [1001]);
+    // below the threshold the unix table is not worth reading
+    writeFileSync(path.join(root, 'net', 'sockstat'), 'sockets: used 5\nTCP: inuse 3 orphan 0 tw 10 alloc 3 mem 1\nUDP: inuse 1 mem 0\n');
+    const short = new RecordingFs(root);
+    const r3 = await resolveSockets(short, [{ pid: 700, inodes: [1001] }]);
+    assert.deepEqual(own(short.tables), ['net/tcp']);
+    assert.deepEqual(r3.sockets, r.sockets);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
