@@ -466,6 +466,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     }
 
     // ---- /metrics latency, back to back, on the same daemon: gzip (the target), then identity
+    page = (await get(url)).body;
     const stagesBefore = [runs('process_sample'), runs('tcp_probe')];
     const gz = await scrapeBackToBack(url, true, LATENCY_MS, o.processes);
     r['metrics.default.scrapes'] = gz.lat.length;
@@ -473,6 +474,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     r['metrics.default.p99_ms'] = round(quantile(gz.lat, 0.99));
     r['metrics.default.max_ms'] = round(Math.max(...gz.lat));
     r['metrics.default.gzip_page_kib'] = round(gz.bytes / 1024, 1);
+    page = (await get(url)).body;
     r['metrics.default.process_samples_during'] = runs('process_sample') - stagesBefore[0]!;
     r['metrics.default.tcp_sweeps_during'] = runs('tcp_probe') - stagesBefore[1]!;
     const id = await scrapeBackToBack(url, false, IDENTITY_LATENCY_MS, o.processes);
