@@ -22,7 +22,8 @@
  *   nearest dominating object of an owner class (see attributeOwners), the
  *   rest is "not attributed to one owner";
  * - /metrics latency: 60 s of back-to-back scrapes on the same daemon
- *   afterwards (samples and probe sweeps keep running), each asking for gzip
+ *   afterwards (samples and probe sweeps keep running), from a client process
+ *   of its own (bench/scrape-client.ts), each asking for gzip
  *   as Prometheus, vmagent and Alloy do, timed from the request to the last
  *   byte of the answer (what the daemon controls; the scraper's own decoding
  *   and parsing are not ours); every answer's status and encoding are
@@ -40,7 +41,6 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { analyzeHeap, breakdown, formatBreakdown, parseHeapSnapshot, type ClassShare, type HeapSnapshot } from './heap-snapshot';
 import { atMost, median, quantile, round, steady, type Target } from './targets';
 import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
@@ -504,44 +504,21 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
 }
 
 /**
- * Back-to-back scrapes on one keep-alive connection for `ms`, each timed from
- * the request to the answer's last byte; every answer must be a 200 in the
- * encoding asked for, and the last one, decoded, must hold a num_procs series
- * for at least `groups` groups.
+ * Back-to-back scrapes for `ms` by bench/scrape-client.ts in a process of its
+ * own: this one has just parsed a heap snapshot of tens of MB, and its garbage
+ * collections would land in the figures as if they were the daemon's latency.
  */
-async function scrapeBackToBack(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const headers = gzip ? { 'Accept-Encoding': 'gzip' } : {};
-  const lat: number[] = [];
-  const bad: string[] = [];
-  let last: { body: Buffer; encoding: string | undefined } | undefined;
-  let bytes = 0;
-  const until = Date.now() + ms;
-  try {
-    while (Date.now() < until) {
-      const t = process.hrtime.bigint();
-      const got = await new Promise<{ status: number; body: Buffer; encoding: string | undefined }>((resolve, reject) => {
-        http
-          .get(url, { agent, headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), encoding: res.headers['content-encoding'] }));
-            res.on('error', reject);
-          })
-          .on('error', reject);
-      });
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-      if (got.status !== 200 && bad.length < 5) bad.push(`HTTP ${got.status}`);
-      if ((got.encoding === 'gzip') !== gzip && bad.length < 5) bad.push(`Content-Encoding ${got.encoding ?? 'none'}`);
-      last = got;
-      bytes = got.body.length;
-    }
-  } finally {
-    agent.destroy();
-  }
-  if (bad.length > 0) throw new Error(`/metrics latency run (${gzip ? 'gzip' : 'identity'}): ${bad.join('; ')}`);
-  const page = last ? (gzip ? gunzipSync(last.body) : last.body).toString('utf8') : '';
-  const n = (page.match(/^namedprocess_namegroup_num_procs\{/gm) ?? []).length;
-  if (n < groups) throw new Error(`/metrics latency run (${gzip ? 'gzip' : 'identity'}): the last page holds ${n} process groups, expected at least ${groups}`);
-  return { lat, bytes };
+function scrapeBackToBack(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve(__dirname, 'scrape-client.js'), url, gzip ? 'gzip' : 'identity', String(ms), String(groups)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`scrape client (${gzip ? 'gzip' : 'identity'}) exited ${code}: ${err.trim()}`));
+      else resolve(JSON.parse(out) as { lat: number[]; bytes: number });
+    });
+  });
 }
