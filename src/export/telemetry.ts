@@ -117,7 +117,14 @@ export class Telemetry {
    */
   async scrapeGzip(filter?: MetricFilter): Promise<Buffer[]> {
     const { head, families } = await this.pageParts(filter);
-    const pieces = await Promise.all(families.map((f) => (f.gzip ??= deflatePiece(f.bytes))));
+    const pieces = await Promise.all(
+      families.map((f) =>
+        (f.gzip ??= deflatePiece(f.bytes).catch((err: unknown) => {
+          f.gzip = undefined; // not kept: the next scrape tries again
+          throw err;
+        })),
+      ),
+    );
     return gzipMember([deflatePieceSync(head), ...pieces]);
   }
 
