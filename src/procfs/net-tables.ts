@@ -13,14 +13,14 @@ import type { ProcFs } from './proc-fs';
 import { isVanished } from './proc-fs';
 import { SOCKET_PROTOCOLS, type SocketProtocol } from './net-sockets';
 
-/** The inode column (10th, 0-based 9) of a table line, or -1. */
-export function lineInode(text: string, start: number, end: number): number {
+/** The decimal number in column `column` (0-based, space-separated) of the line text[start, end), or -1. */
+function columnNumber(text: string, start: number, end: number, column: number): number {
   let col = 0;
   let i = start;
   while (i < end) {
     while (i < end && text.charCodeAt(i) === 32) i++;
     if (i >= end) return -1;
-    if (col === 9) {
+    if (col === column) {
       let v = 0;
       let digits = 0;
       for (; i < end; i++) {
@@ -35,6 +35,11 @@ export function lineInode(text: string, start: number, end: number): number {
     col++;
   }
   return -1;
+}
+
+/** The inode column (10th, 0-based 9) of a tcp/udp table line, or -1. */
+export function lineInode(text: string, start: number, end: number): number {
+  return columnNumber(text, start, end, 9);
 }
 
 /** A wanted socket's table line, kept as text: it is parsed only if its socket is reported. */
@@ -62,7 +67,7 @@ function collectWanted(protocol: SocketProtocol, text: string, skipHeader: boole
   }
 }
 
-/** Inode column (7th) of each line of a namespace's `unix` table, removed from `pending`. */
+/** The inode (7th column) of each line of a namespace's `unix` table, removed from `pending`. */
 function dropUnixInodes(text: string, skipHeader: boolean, pending: Set<number>): void {
   let start = skipHeader ? text.indexOf('\n') + 1 : 0;
   if (skipHeader && start === 0) return;
@@ -70,21 +75,8 @@ function dropUnixInodes(text: string, skipHeader: boolean, pending: Set<number>)
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     // Num RefCount Protocol Flags Type St Inode [Path]
-    let i = start;
-    for (let col = 0; col < 6 && i < end; col++) {
-      while (i < end && text.charCodeAt(i) === 32) i++;
-      while (i < end && text.charCodeAt(i) !== 32) i++;
-    }
-    while (i < end && text.charCodeAt(i) === 32) i++;
-    let v = 0;
-    let digits = 0;
-    for (; i < end; i++) {
-      const c = text.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) break;
-      v = v * 10 + c;
-      digits++;
-    }
-    if (digits > 0) pending.delete(v);
+    const inode = columnNumber(text, start, end, 6);
+    if (inode > 0) pending.delete(inode);
     start = end + 1;
   }
 }
@@ -149,7 +141,8 @@ export function tableCountsSync(fs: ProcFs, dir: string): { empty: Set<SocketPro
   const v6 = texts.get('sockstat6');
   const inuse = v4 === undefined ? undefined : parseInUse(v4, 'TCP: inuse ');
   const tw = v4 === undefined ? undefined : parseTimeWait(v4);
-  const tcpLines = inuse === undefined || tw === undefined ? undefined : inuse + tw + ((v6 !== undefined ? parseInUse(v6, 'TCP6: inuse ') : 0) ?? 0);
+  const inuse6 = v6 === undefined ? 0 : (parseInUse(v6, 'TCP6: inuse ') ?? 0);
+  const tcpLines = inuse === undefined || tw === undefined ? undefined : inuse + tw + inuse6;
   return { empty, tcpLines };
 }
 

@@ -65,23 +65,26 @@ test('parseInUse reads the inuse count of one protocol line of sockstat', () => 
   assert.equal(parseInUse('TCP: inuse x\n', 'TCP: inuse '), undefined);
 });
 
+/** A ProcFs that records the socket tables it is asked to read. */
+class RecordingFs extends ProcFs {
+  readonly tables: string[] = [];
+  override readTextSlices(rel: string, limit?: number, slice?: number): AsyncGenerator<string, void, undefined> {
+    this.tables.push(rel);
+    return super.readTextSlices(rel, limit, slice);
+  }
+}
+
+/** The tables of our own namespace (`net/...`) among those read. */
+const own = (tables: readonly string[]): string[] => tables.filter((t) => t.startsWith('net/'));
+
 test('resolveSockets: a table whose sockstat counts no socket in use is not read; without sockstat every table is', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'netstat-sockstat-'));
   try {
     cpSync(path.resolve(__dirname, '../../../test/fixtures/proc-process/proc'), root, { recursive: true, verbatimSymlinks: true });
-    /** Records the socket tables read. */
-    class RecordingFs extends ProcFs {
-      readonly tables: string[] = [];
-      override readTextSlices(rel: string, limit?: number, slice?: number): AsyncGenerator<string, void, undefined> {
-        this.tables.push(rel);
-        return super.readTextSlices(rel, limit, slice);
-      }
-    }
     // 9999 is in no table: every table that may hold it is read to its end
     const request = [{ pid: 700, inodes: [1001, 9999] }];
     const before = new RecordingFs(root);
     const all = await resolveSockets(before, request);
-    const own = (t: readonly string[]): string[] => t.filter((x) => x.startsWith('net/')); // the tables of our namespace
     assert.deepEqual(own(before.tables), ['net/tcp', 'net/tcp6', 'net/udp', 'net/udp6']);
     // the v6 tables hold no socket in use: skipped, and the v4 socket is found as before
     writeFileSync(path.join(root, 'net', 'sockstat'), 'sockets: used 5\nTCP: inuse 3 orphan 0 tw 0 alloc 3 mem 1\nUDP: inuse 1 mem 0\n');
@@ -100,17 +103,9 @@ test('resolveSockets stops reading once every socket wanted is found; in a long 
   const root = mkdtempSync(path.join(tmpdir(), 'netstat-early-'));
   try {
     cpSync(path.resolve(__dirname, '../../../test/fixtures/proc-process/proc'), root, { recursive: true, verbatimSymlinks: true });
-    class RecordingFs extends ProcFs {
-      readonly tables: string[] = [];
-      override readTextSlices(rel: string, limit?: number, slice?: number): AsyncGenerator<string, void, undefined> {
-        this.tables.push(rel);
-        return super.readTextSlices(rel, limit, slice);
-      }
-    }
     // tcp6 is a directory: reading it throws (not a regular file), so a scan that goes on past tcp fails
     rmSync(path.join(root, 'net', 'tcp6'));
     mkdirSync(path.join(root, 'net', 'tcp6'));
-    const own = (t: readonly string[]): string[] => t.filter((x) => x.startsWith('net/')); // the tables of our namespace
     const found = new RecordingFs(root);
     const r = await resolveSockets(found, [{ pid: 700, inodes: [1001] }]);
     assert.deepEqual(own(found.tables), ['net/tcp']);
