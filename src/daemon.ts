@@ -142,7 +142,7 @@ export class Daemon {
         if (!this.processes) return;
         await this.processes.sample();
         // render the new families' Prometheus text here, in the background stage, not in the next scrape
-        if (this.telemetry.prometheus) await this.telemetry.scrape();
+        if (this.telemetry.prometheus) await this.telemetry.prerender();
       }),
     };
   }
