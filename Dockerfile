@@ -91,8 +91,10 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # --max-semi-space-size=1: a 2 MiB young generation instead of up to 32 MiB, and
 # --heap-growing-percent=50: a full GC once the old generation is 1.5x the live data, not up
-# to 4x; the same flags as src/main.ts's first line; GLIBC_TUNABLES: two malloc arenas, and buffers of 128 KiB
+# to 4x; --expose-gc: the daemon runs a full GC after each process sample, and
+# --compact-on-every-full-gc: each full GC also moves objects out of fragmented pages and
+# returns those; the same flags as src/main.ts's first line; GLIBC_TUNABLES: two malloc arenas, and buffers of 128 KiB
 # or more (the cached exposition, OTLP requests) mapped on their own and returned when freed
 # (README "Memory").
 ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=50", "/app/dist/src/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=50", "--expose-gc", "--compact-on-every-full-gc", "/app/dist/src/main.js"]

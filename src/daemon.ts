@@ -54,6 +54,15 @@ export interface DaemonDeps {
   localAddresses?: LocalAddresses;
   hostName?: string;
   machineId?: string;
+  /**
+   * A full garbage collection, run right after each process sample has
+   * rendered its families (main.ts hands in V8's `gc` when the launcher
+   * passes --expose-gc; undefined: V8 alone decides). That is when the most
+   * garbage exists: the replaced family texts (2.5 MB at 1,000 processes,
+   * outside V8's heap, so they do not hasten a collection) and the cycle's
+   * parse strings. A pause of 15-40 ms every sample, in the sample stage.
+   */
+  collectGarbage?: () => void;
 }
 
 export class Daemon {
@@ -143,6 +152,7 @@ export class Daemon {
         await this.processes.sample();
         // render the new families' Prometheus text here, in the background stage, not in the next scrape
         if (this.telemetry.prometheus) await this.telemetry.prerender();
+        deps.collectGarbage?.();
       }),
     };
   }

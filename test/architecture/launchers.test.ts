@@ -58,3 +58,33 @@ test('with the flags, the old generation is collected at 1.5x its live data: a c
   // measured here: about 46 MiB with the flag, 117-121 MiB without
   assert.ok(withFlags < semiOnly * 0.7, `peak heap used: ${Math.round(withFlags / 2 ** 20)} MiB with the flags, ${Math.round(semiOnly / 2 ** 20)} MiB without --heap-growing-percent`);
 });
+
+test('with the flags, V8\'s gc is exposed, and one full collection frees the buffers a dropped family text held', () => {
+  const flags = daemonNodeFlags();
+  assert.ok(flags.includes('--expose-gc'), `flags: ${flags.join(' ')}`);
+  // 40 buffers of 64 KiB (family texts live outside V8's heap), dropped, then one gc()
+  const probe = 'let texts=[];for(let i=0;i<40;i++)texts.push(Buffer.allocUnsafeSlow(65536).fill(i));' +
+    'const before=process.memoryUsage().arrayBuffers;texts=null;gc();' +
+    'process.stdout.write(JSON.stringify({before,after:process.memoryUsage().arrayBuffers}))';
+  const out = spawnSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' });
+  const { before, after } = JSON.parse(out.stdout || '{}') as { before?: number; after?: number };
+  assert.ok(before !== undefined && before >= 40 * 65536, `array buffers before: ${before} (${out.stderr})`);
+  assert.ok(after !== undefined && after < before / 8, `array buffers after gc(): ${after}, before: ${before}`);
+  const without = spawnSync(process.execPath, [...flags.filter((f) => f !== '--expose-gc'), '-e', 'process.stdout.write(typeof gc)'], { encoding: 'utf8' });
+  assert.equal(without.stdout, 'undefined', 'without --expose-gc there is no gc to call');
+});
+
+test('with the flags, a full collection returns fragmented old-generation pages: committed old space ends near its live data', () => {
+  const flags = daemonNodeFlags();
+  assert.ok(flags.includes('--compact-on-every-full-gc'), `flags: ${flags.join(' ')}`);
+  // objects reach the old generation, one in 16 stays alive: pages end up mostly free, none empty
+  const probe = 'const keep=[];let all=[];for(let r=0;r<30;r++){for(let i=0;i<20000;i++){const o={i,s:"x"+i,a:[i]};all.push(o);if(i%16===0)keep.push(o)}gc()}' +
+    'all=null;gc();gc();const old=require("v8").getHeapSpaceStatistics().find(s=>s.space_name==="old_space");' +
+    'process.stdout.write(JSON.stringify({size:old.space_size,used:old.space_used_size,kept:keep.length}))';
+  const old = (args: string[]): { size: number; used: number } => JSON.parse(spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' }).stdout || '{}') as { size: number; used: number };
+  const withFlags = old(flags);
+  const without = old(flags.filter((f) => f !== '--compact-on-every-full-gc'));
+  // measured here: 7.6 MB committed for 7.4 MB live with the flag, 11.2 MB without
+  assert.ok(withFlags.size < withFlags.used * 1.2, `with the flags: old space ${withFlags.size} bytes for ${withFlags.used} live`);
+  assert.ok(without.size > withFlags.size * 1.2, `without --compact-on-every-full-gc: ${without.size} bytes, with it ${withFlags.size}`);
+});
