@@ -60,7 +60,7 @@ export interface DaemonDeps {
    * passes --expose-gc; undefined: V8 alone decides). That is when the most
    * garbage exists: the replaced family texts (2.5 MB at 1,000 processes,
    * outside V8's heap, so they do not hasten a collection) and the cycle's
-   * parse strings. A pause of 15-40 ms every sample, in the sample stage.
+   * parse strings. A pause of 45-80 ms every sample at 1,000 processes, in the sample stage.
    */
   collectGarbage?: () => void;
 }
