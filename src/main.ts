@@ -20,8 +20,8 @@
  * grow up to about 4x on a small heap: under probe sweeps and scrapes, objects
  * that outlive the small nursery die soon after in the old generation, and
  * were held up to 60 MiB of garbage (README "Memory").
- * `--expose-gc`: V8's `gc`, which the daemon calls once after each process
- * sample (DaemonDeps.collectGarbage): the replaced family texts live outside
+ * `--expose-gc`: V8's `gc`, which the daemon calls after a process sample,
+ * at most once every 10 s (DaemonDeps.collectGarbage): the replaced family texts live outside
  * V8's heap and would otherwise wait for a collection V8 starts for its own
  * reasons. `--compact-on-every-full-gc`: every full collection also
  * evacuates fragmented old-generation pages and returns them; without it the

@@ -1,11 +1,12 @@
 /**
  * The full collection handed in from main.ts (DaemonDeps.collectGarbage) runs
- * once per process sample of the sample stage, and not without the process
- * collector.
+ * after a process sample of the sample stage, at most once every
+ * GC_MIN_INTERVAL_MS, and not without the process collector.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../../src/daemon';
+import { Daemon, GC_MIN_INTERVAL_MS } from '../../src/daemon';
+import { atMostEvery } from '../../src/util/at-most-every';
 import { silentLogger } from '../../src/log';
 import { config } from '../helpers/hardening';
 
@@ -22,6 +23,8 @@ test('after each process sample of the stage, the injected collection runs once'
     assert.match(page, /^namedprocess_namegroup_num_procs\{/m);
     await daemon.processes!.sample(); // a sample outside the stage runner collects nothing
     assert.equal(seen.length, 1);
+    await daemon.cycle(); // the stage again, well within GC_MIN_INTERVAL_MS of the first: skipped
+    assert.equal(seen.length, 1, `a second collection within ${GC_MIN_INTERVAL_MS} ms`);
   } finally {
     await daemon.stop(0);
   }
@@ -37,4 +40,26 @@ test('without the process collector, nothing is collected', async () => {
   } finally {
     await daemon.stop(0);
   }
+});
+
+test('atMostEvery: the first call runs, calls within the interval are skipped, the next one after it runs', () => {
+  let t = 1000;
+  let runs = 0;
+  const f = atMostEvery(10_000, () => runs++, () => t);
+  f();
+  assert.equal(runs, 1);
+  t += 9_999;
+  f();
+  assert.equal(runs, 1);
+  t += 1;
+  f();
+  assert.equal(runs, 2);
+  t += 5_000;
+  f();
+  t += 4_999;
+  f();
+  assert.equal(runs, 2, 'the interval counts from the last run, not from the last call');
+  t += 1;
+  f();
+  assert.equal(runs, 3);
 });
