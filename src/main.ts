@@ -21,7 +21,7 @@
  * that outlive the small nursery die soon after in the old generation, and
  * were held up to 60 MiB of garbage (README "Memory").
  * `--expose-gc`: V8's `gc`, which the daemon calls after a process sample,
- * at most once every 10 s (DaemonDeps.collectGarbage): the replaced family texts live outside
+ * at most once every 4 s (DaemonDeps.collectGarbage): the replaced family texts live outside
  * V8's heap and would otherwise wait for a collection V8 starts for its own
  * reasons. `--compact-on-every-full-gc`: every full collection also
  * evacuates fragmented old-generation pages and returns them; without it the
