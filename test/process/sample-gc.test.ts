@@ -23,8 +23,12 @@ test('after each process sample of the stage, the injected collection runs once'
     assert.match(page, /^namedprocess_namegroup_num_procs\{/m);
     await daemon.processes!.sample(); // a sample outside the stage runner collects nothing
     assert.equal(seen.length, 1);
-    await daemon.cycle(); // the stage again, well within GC_MIN_INTERVAL_MS of the first: skipped
-    assert.equal(seen.length, 1, `a second collection within ${GC_MIN_INTERVAL_MS} ms`);
+    // the stage again: within GC_MIN_INTERVAL_MS of the first collection it is skipped (the sample
+    // starts as the cycle does; on a machine so slow that half the interval has gone, only the bound holds)
+    const sinceFirst = Date.now() - seen[0]!;
+    await daemon.cycle();
+    if (sinceFirst < GC_MIN_INTERVAL_MS / 2) assert.equal(seen.length, 1, `a second collection ${sinceFirst} ms after the first`);
+    else assert.ok(seen.length <= 2);
   } finally {
     await daemon.stop(0);
   }
