@@ -25,7 +25,8 @@
  * V8's heap and would otherwise wait for a collection V8 starts for its own
  * reasons. `--compact-on-every-full-gc`: every full collection also
  * evacuates fragmented old-generation pages and returns them; without it the
- * old generation kept 6-10 MiB of free space in pages still mapped.
+ * old generation kept 24 MiB of pages for 16.6 MiB of live objects after a
+ * collection (1,000 processes, 3,000 ports).
  */
 import { ConfigError, loadConfig, renderHelp } from './config/options';
 import { createLogger } from './log';

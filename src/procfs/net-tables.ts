@@ -81,6 +81,7 @@ function dropUnixInodes(text: string, skipHeader: boolean, pending: Set<number>)
   }
 }
 
+/** Where each table's count of sockets in use is: `<dir>/sockstat` (IPv4) or `<dir>/sockstat6`, on the line of its key. */
 const IN_USE: Record<SocketProtocol, { file: 'sockstat' | 'sockstat6'; key: string }> = {
   tcp: { file: 'sockstat', key: 'TCP: inuse ' },
   tcp6: { file: 'sockstat6', key: 'TCP6: inuse ' },
@@ -182,6 +183,7 @@ export async function scanSocketLines(fs: ProcFs, dir: string, wanted: ReadonlyS
       for await (const text of fs.readTextSlices(`${dir}/unix`)) {
         dropUnixInodes(text, first, pending);
         first = false;
+        if (pending.size === 0) break;
       }
     } catch (err) {
       if (!isVanished(err)) throw err;
