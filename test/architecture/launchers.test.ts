@@ -14,6 +14,15 @@ import { DAEMON_ENV, daemonNodeFlags } from '../helpers/daemon-flags';
 const ROOT = path.resolve(__dirname, '../../..');
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
 
+/** What `node <args> -e <probe>` writes to stdout (and stderr, for a failure message). */
+function nodeProbe(args: string[], probe: string): { stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' });
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The daemon's flags without the ones `drop` matches. */
+const flagsWithout = (drop: (flag: string) => boolean): string[] => daemonNodeFlags().filter((f) => !drop(f));
+
 test('npm start, the Dockerfile and the systemd unit pass the flags of main.ts\'s first line and the same environment', () => {
   const flags = daemonNodeFlags();
   assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags from the shebang: ${flags.join(' ')}`);
@@ -36,7 +45,7 @@ test('the built main.js keeps the first line, and node runs with it: the young g
   // allocate enough short-lived garbage that a default young generation would grow past 2 MiB
   const probe = "const v8=require('v8');let k=[];for(let i=0;i<300;i++){k.push(new Array(20000).fill(0).map((_,j)=>({j})));if(k.length>4)k.shift()}" +
     "process.stdout.write(String(v8.getHeapSpaceStatistics().find(s=>s.space_name==='new_space').space_size))";
-  const sized = (args: string[]): number => Number(spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' }).stdout);
+  const sized = (args: string[]): number => Number(nodeProbe(args, probe).stdout);
   const withFlags = sized(flags);
   const without = sized([]);
   assert.ok(withFlags <= 2 * 2 ** 20, `new space with ${flags.join(' ')}: ${withFlags} bytes`);
@@ -51,9 +60,9 @@ test('with the flags, the old generation is collected at 1.5x its live data: a c
   const probe = 'const live=[];for(let i=0;i<16;i++)live.push(new Array(20000).fill(0).map((_,j)=>({j,s:"x"+j})));' +
     'let ring=[],peak=0;for(let i=0;i<400;i++){ring.push(new Array(20000).fill(0).map((_,j)=>({j})));if(ring.length>3)ring.shift();' +
     'const u=process.memoryUsage().heapUsed;if(u>peak)peak=u}process.stdout.write(String(peak+live.length*0))';
-  const peak = (args: string[]): number => Number(spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' }).stdout);
+  const peak = (args: string[]): number => Number(nodeProbe(args, probe).stdout);
   const withFlags = peak(flags);
-  const semiOnly = peak(flags.filter((f) => !f.startsWith('--heap-growing-percent')));
+  const semiOnly = peak(flagsWithout((f) => f.startsWith('--heap-growing-percent')));
   assert.ok(Number.isFinite(withFlags) && withFlags > 0, `node ran the probe with ${flags.join(' ')}`);
   // measured here: about 46 MiB with the flag, 117-121 MiB without
   assert.ok(withFlags < semiOnly * 0.7, `peak heap used: ${Math.round(withFlags / 2 ** 20)} MiB with the flags, ${Math.round(semiOnly / 2 ** 20)} MiB without --heap-growing-percent`);
@@ -66,11 +75,11 @@ test('with the flags, V8\'s gc is exposed, and one full collection frees the buf
   const probe = 'let texts=[];for(let i=0;i<40;i++)texts.push(Buffer.allocUnsafeSlow(65536).fill(i));' +
     'const before=process.memoryUsage().arrayBuffers;texts=null;gc();' +
     'process.stdout.write(JSON.stringify({before,after:process.memoryUsage().arrayBuffers}))';
-  const out = spawnSync(process.execPath, [...flags, '-e', probe], { encoding: 'utf8' });
+  const out = nodeProbe(flags, probe);
   const { before, after } = JSON.parse(out.stdout || '{}') as { before?: number; after?: number };
   assert.ok(before !== undefined && before >= 40 * 65536, `array buffers before: ${before} (${out.stderr})`);
   assert.ok(after !== undefined && after < before / 8, `array buffers after gc(): ${after}, before: ${before}`);
-  const without = spawnSync(process.execPath, [...flags.filter((f) => f !== '--expose-gc'), '-e', 'process.stdout.write(typeof gc)'], { encoding: 'utf8' });
+  const without = nodeProbe(flagsWithout((f) => f === '--expose-gc'), 'process.stdout.write(typeof gc)');
   assert.equal(without.stdout, 'undefined', 'without --expose-gc there is no gc to call');
 });
 
@@ -81,9 +90,9 @@ test('with the flags, a full collection returns fragmented old-generation pages:
   const probe = 'const keep=[];let all=[];for(let r=0;r<30;r++){for(let i=0;i<20000;i++){const o={i,s:"x"+i,a:[i]};all.push(o);if(i%16===0)keep.push(o)}gc()}' +
     'all=null;gc();gc();const old=require("v8").getHeapSpaceStatistics().find(s=>s.space_name==="old_space");' +
     'process.stdout.write(JSON.stringify({size:old.space_size,used:old.space_used_size,kept:keep.length}))';
-  const old = (args: string[]): { size: number; used: number } => JSON.parse(spawnSync(process.execPath, [...args, '-e', probe], { encoding: 'utf8' }).stdout || '{}') as { size: number; used: number };
+  const old = (args: string[]): { size: number; used: number } => JSON.parse(nodeProbe(args, probe).stdout || '{}') as { size: number; used: number };
   const withFlags = old(flags);
-  const without = old(flags.filter((f) => f !== '--compact-on-every-full-gc'));
+  const without = old(flagsWithout((f) => f === '--compact-on-every-full-gc'));
   // measured here: 7.6 MB committed for 7.4 MB live with the flag, 11.2 MB without
   assert.ok(withFlags.size < withFlags.used * 1.2, `with the flags: old space ${withFlags.size} bytes for ${withFlags.used} live`);
   assert.ok(without.size > withFlags.size * 1.2, `without --compact-on-every-full-gc: ${without.size} bytes, with it ${withFlags.size}`);
