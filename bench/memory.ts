@@ -43,6 +43,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { analyzeHeap, breakdown, formatBreakdown, parseHeapSnapshot, type ClassShare, type HeapSnapshot } from './heap-snapshot';
 import { atMost, median, quantile, round, steady, type Target } from './targets';
+import { scrapeInChild } from './scrape-client';
 import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { killAndWait } from '../test/helpers/processes';
 import { get } from '../test/helpers/http';
@@ -468,7 +469,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     // ---- /metrics latency, back to back, on the same daemon: gzip (the target), then identity
     page = (await get(url)).body;
     const stagesBefore = [runs('process_sample'), runs('tcp_probe')];
-    const gz = await scrapeBackToBack(url, true, LATENCY_MS, o.processes);
+    const gz = await scrapeInChild(url, true, LATENCY_MS, o.processes);
     r['metrics.default.scrapes'] = gz.lat.length;
     r['metrics.default.median_ms'] = round(median(gz.lat));
     r['metrics.default.p99_ms'] = round(quantile(gz.lat, 0.99));
@@ -477,7 +478,7 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     page = (await get(url)).body;
     r['metrics.default.process_samples_during'] = runs('process_sample') - stagesBefore[0]!;
     r['metrics.default.tcp_sweeps_during'] = runs('tcp_probe') - stagesBefore[1]!;
-    const id = await scrapeBackToBack(url, false, IDENTITY_LATENCY_MS, o.processes);
+    const id = await scrapeInChild(url, false, IDENTITY_LATENCY_MS, o.processes);
     r['metrics.default.identity.scrapes'] = id.lat.length;
     r['metrics.default.identity.median_ms'] = round(median(id.lat));
     r['metrics.default.identity.p99_ms'] = round(quantile(id.lat, 0.99));
@@ -501,24 +502,4 @@ export async function benchMemory(o: MemoryOptions, targets: Target[]): Promise<
     rmSync(dir, { recursive: true, force: true });
   }
   return r;
-}
-
-/**
- * Back-to-back scrapes for `ms` by bench/scrape-client.ts in a process of its
- * own: this one has just parsed a heap snapshot of tens of MB, and its garbage
- * collections would land in the figures as if they were the daemon's latency.
- */
-function scrapeBackToBack(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.resolve(__dirname, 'scrape-client.js'), url, gzip ? 'gzip' : 'identity', String(ms), String(groups)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`scrape client (${gzip ? 'gzip' : 'identity'}) exited ${code}: ${err.trim()}`));
-      else resolve(JSON.parse(out) as { lat: number[]; bytes: number });
-    });
-  });
 }

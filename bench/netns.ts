@@ -7,7 +7,9 @@
  *   namespace, fd scan, addresses, probe targets): wall and CPU time;
  * - the between-rebuild pass (addNewListeners with nothing new);
  * - /metrics latency of a daemon child probing the 1,000 namespace ports
- *   (connects to the namespaces' own addresses) every 10 s.
+ *   (connects to the namespaces' own addresses) every 10 s, started with the
+ *   launchers' V8 flags and environment and scraped from a client process of
+ *   its own (bench/scrape-client.ts).
  * Needs root and iproute2; returns a "skipped" figure otherwise. Every
  * namespace and child is removed at the end, also on failure.
  */
@@ -24,6 +26,8 @@ import { startListener, type Child } from '../test/helpers/processes';
 import { spawnDaemon } from '../test/helpers/hardening';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
+import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
+import { scrapeInChild } from './scrape-client';
 
 const NAMESPACES = 50;
 const PER_NS = 20;
@@ -103,20 +107,15 @@ export async function benchNetns(): Promise<Results> {
     r['netns.tcp_sweep_unpaced_ms'] = round(sweep.wall);
     r['netns.tcp_alive_via_namespace_address'] = nsPorts.filter((p) => p.tcp?.alive === 1 && p.check === 'connect').length;
 
-    const daemon = await spawnDaemon(['--port.status-interval=10s']);
+    const daemon = await spawnDaemon(['--port.status-interval=10s'], { nodeFlags: daemonNodeFlags(), env: DAEMON_ENV });
     try {
       const url = `http://127.0.0.1:${daemon.port}/metrics`;
       await waitFor('namespace ports probed', async () => {
         const body = (await get(url)).body;
         return (body.match(/^node_tcp_port_alive\{process_name="ohr-bench-ns".* 1$/gm)?.length ?? 0) >= NAMESPACES * PER_NS ? true : undefined;
       }, 90_000, 500);
-      const lat: number[] = [];
-      const until = Date.now() + 20_000;
-      while (Date.now() < until) {
-        const t = process.hrtime.bigint();
-        await get(url);
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
+      // 20 s of back-to-back scrapes without gzip, from a client process of its own
+      const { lat } = await scrapeInChild(url, false, 20_000, 0);
       const s = [...lat].sort((a, b) => a - b);
       r['netns.metrics_scrapes'] = s.length;
       r['netns.metrics_median_ms'] = round(quantile(s, 0.5));

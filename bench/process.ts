@@ -40,6 +40,7 @@ import { silentLogger } from '../src/log';
 import { atMost, round, targetLine, type Target } from './targets';
 import { DAEMON_ENV, daemonNodeFlags } from '../test/helpers/daemon-flags';
 import { runIsolated } from './isolate';
+import { scrapeInChild } from './scrape-client';
 import { get } from '../test/helpers/http';
 import { waitFor } from '../test/helpers/wait';
 
@@ -244,14 +245,8 @@ async function benchDaemon(r: Results): Promise<void> {
       const n = ((await get(url)).body.match(/^namedprocess_namegroup_num_procs\{/gm) ?? []).length;
       return n >= PROCESSES ? true : undefined;
     }, 60_000, 500);
-    const lat: number[] = [];
-    let bytes = 0;
-    const until = Date.now() + 20_000;
-    while (Date.now() < until) {
-      const t = process.hrtime.bigint();
-      bytes = (await get(url)).body.length;
-      lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
+    // 20 s of back-to-back scrapes without gzip, from a client process of its own
+    const { lat, bytes } = await scrapeInChild(url, false, 20_000, PROCESSES);
     const sorted = [...lat].sort((a, b) => a - b);
     const body = (await get(url)).body;
     const sampleSeconds = /^otel_host_receiver_stage_duration_seconds\{stage="process_sample"\} (\S+)/m.exec(body)?.[1];

@@ -46,6 +46,7 @@ import { atMost, median, round, targetLine, type Target } from './targets';
 import { benchProcess, PROCESSES, startSleeps, stopSleeps } from './process';
 import { benchMemory, checkOwnerClasses } from './memory';
 import { benchNetns } from './netns';
+import { scrapeInChild } from './scrape-client';
 import { runIsolated, settingOf } from './isolate';
 
 const PORTS = 3000;
@@ -185,12 +186,8 @@ export async function benchPorts(many: Child, targets: Target[]): Promise<Result
       const body = (await get(url)).body;
       return (body.match(new RegExp(`^node_tcp_port_alive\\{process_name="${LISTENER_TITLE}"`, 'gm'))?.length ?? 0) >= PORTS ? true : undefined;
     }, 60_000, 500);
-    const lat: number[] = [];
-    const until = Date.now() + 30_000;
-    let bytes = 0;
-    while (Date.now() < until) {
-      lat.push(await timeIt(async () => (bytes = (await get(url)).body.length)));
-    }
+    // 30 s of back-to-back scrapes without gzip, from a client process of its own
+    const { lat, bytes } = await scrapeInChild(url, false, 30_000, 0);
     const l = stats(lat);
     r['metrics.scrapes'] = l.n;
     r['metrics.page_bytes'] = bytes;

@@ -6,11 +6,35 @@
  * `Accept-Encoding: gzip` or without. Every answer must be a 200 in the
  * encoding asked for, and the last one, decoded, must hold a num_procs series
  * for at least `groups` process groups. Prints {"lat": [ms...], "bytes": n}.
- * Run as a process of its own by bench/memory.ts, so that no other work of
- * the bench shares its event loop or its heap.
+ * Run as a process of its own (scrapeInChild) by every latency figure of the
+ * bench, so that no other work of the bench shares its event loop or its heap.
  */
+import { spawn } from 'node:child_process';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+
+/**
+ * Back-to-back scrapes for `ms` by this file in a process of its own: the
+ * bench process may have just parsed a heap snapshot of tens of MB or run a
+ * collector in process, and its garbage collections would land in the
+ * figures as if they were the daemon's latency. `groups` 0 skips the check
+ * of the last page's process groups.
+ */
+export function scrapeInChild(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve(__dirname, 'scrape-client.js'), url, gzip ? 'gzip' : 'identity', String(ms), String(groups)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`scrape client (${gzip ? 'gzip' : 'identity'}) exited ${code}: ${err.trim()}`));
+      else resolve(JSON.parse(out) as { lat: number[]; bytes: number });
+    });
+  });
+}
 
 async function main(url: string, gzip: boolean, ms: number, groups: number): Promise<{ lat: number[]; bytes: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -279,9 +279,10 @@ const MAIN_JS = path.resolve(__dirname, '../../src/main.js');
  * `serving` log line), Prometheus export only, no per-process collector. A separate process,
  * so a test's own clients do not share the server's event loop.
  */
-export async function spawnDaemon(args: string[]): Promise<DaemonChild> {
-  const proc = spawn(process.execPath, [MAIN_JS, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--no-collector.namedprocess', ...args], {
+export async function spawnDaemon(args: string[], node: { nodeFlags?: string[]; env?: Readonly<Record<string, string>> } = {}): Promise<DaemonChild> {
+  const proc = spawn(process.execPath, [...(node.nodeFlags ?? []), MAIN_JS, '--web.listen-address=127.0.0.1:0', '--metrics.exporter=prometheus', '--no-collector.namedprocess', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...node.env },
   });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
