@@ -93,8 +93,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # --heap-growing-percent=50: a full GC once the old generation is 1.5x the live data, not up
 # to 4x; --expose-gc: the daemon runs a full GC after each process sample, and
 # --compact-on-every-full-gc: each full GC also moves objects out of fragmented pages and
-# returns those; the same flags as src/main.ts's first line; GLIBC_TUNABLES: two malloc arenas, and buffers of 128 KiB
-# or more (the cached exposition, OTLP requests) mapped on their own and returned when freed
+# returns those; the same flags as src/main.ts's first line; GLIBC_TUNABLES: two malloc arenas, and buffers of 32 KiB
+# or more (family texts, OTLP requests) mapped on their own and returned when freed
 # (README "Memory").
-ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072
+ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=32768
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=50", "--expose-gc", "--compact-on-every-full-gc", "/app/dist/src/main.js"]

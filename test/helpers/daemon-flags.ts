@@ -13,4 +13,4 @@ export function daemonNodeFlags(): string[] {
  * The environment every launcher we ship gives the daemon (README "Memory"):
  * glibc malloc tunables that keep freed buffers from staying in RSS.
  */
-export const DAEMON_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072' };
+export const DAEMON_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=32768' };
