@@ -355,6 +355,7 @@ async function main(): Promise<number> {
   let daemon: DaemonChild | undefined;
   const results: Array<{ target: string; value: string; pass: boolean; safety?: boolean }> = [];
   const issueTargets: Target[] = [];
+  let rssTimer: NodeJS.Timeout | undefined;
   try {
     ports = await startListener(`many:${PORTS}`, '127.0.0.1', 0, 'ohr-soak-ports');
     daemon = await startDaemon(endpoint);
@@ -375,7 +376,7 @@ async function main(): Promise<number> {
     const clients = Array.from({ length: CLIENTS }, (_, i) => client(i, daemon!.port, done, scrapes, errors));
     const samples: Sample[] = [];
     const rssSamples: Array<{ at: number; rss: number }> = [];
-    const rssTimer = setInterval(() => {
+    rssTimer = setInterval(() => {
       const rss = procRssBytes(pid);
       if (Number.isFinite(rss)) rssSamples.push({ at: Date.now(), rss });
     }, RSS_SAMPLE_MS);
@@ -491,6 +492,7 @@ async function main(): Promise<number> {
     results.push({ target: 'clean shutdown on SIGTERM', value: shutdown, pass: cleanExit , safety: true });
     if (crashed || daemon.unhandled > 0) process.stdout.write(`daemon stderr (last lines):\n${daemon.stderrTail.slice(-30).join('\n')}\n`);
   } finally {
+    clearInterval(rssTimer);
     if (churn?.pid) {
       try {
         process.kill(-churn.pid, 'SIGTERM'); // the churn shell's own process group
