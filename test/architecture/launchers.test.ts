@@ -20,6 +20,13 @@ function nodeProbe(args: string[], probe: string, env: Readonly<Record<string, s
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The daemon's flags, checked to include `flag`. */
+function flagsWith(flag: string): string[] {
+  const flags = daemonNodeFlags();
+  assert.ok(flags.includes(flag), `flags: ${flags.join(' ')}`);
+  return flags;
+}
+
 /** The daemon's flags without the ones `drop` matches. */
 const flagsWithout = (drop: (flag: string) => boolean): string[] => daemonNodeFlags().filter((f) => !drop(f));
 
@@ -53,8 +60,7 @@ test('the built main.js keeps the first line, and node runs with it: the young g
 });
 
 test('with the flags, the old generation is collected at 1.5x its live data: a churn of promoted garbage peaks far lower than without', () => {
-  const flags = daemonNodeFlags();
-  assert.ok(flags.includes('--heap-growing-percent=50'), `flags: ${flags.join(' ')}`);
+  const flags = flagsWith('--heap-growing-percent=50');
   // 16 MiB-ish that stay alive, then arrays that outlive a few scavenges (so they reach the
   // old generation) and die there: the peak of heap used is what the growing factor allows
   const probe = 'const live=[];for(let i=0;i<16;i++)live.push(new Array(20000).fill(0).map((_,j)=>({j,s:"x"+j})));' +
@@ -69,8 +75,7 @@ test('with the flags, the old generation is collected at 1.5x its live data: a c
 });
 
 test('with the flags, V8\'s gc is exposed, and one full collection frees the buffers a dropped family text held', () => {
-  const flags = daemonNodeFlags();
-  assert.ok(flags.includes('--expose-gc'), `flags: ${flags.join(' ')}`);
+  const flags = flagsWith('--expose-gc');
   // 40 buffers of 64 KiB (family texts live outside V8's heap), dropped, then one gc()
   const probe = 'let texts=[];for(let i=0;i<40;i++)texts.push(Buffer.allocUnsafeSlow(65536).fill(i));' +
     'const before=process.memoryUsage().arrayBuffers;texts=null;gc();' +
@@ -84,8 +89,7 @@ test('with the flags, V8\'s gc is exposed, and one full collection frees the buf
 });
 
 test('with the flags, a full collection returns fragmented old-generation pages: committed old space ends near its live data', () => {
-  const flags = daemonNodeFlags();
-  assert.ok(flags.includes('--compact-on-every-full-gc'), `flags: ${flags.join(' ')}`);
+  const flags = flagsWith('--compact-on-every-full-gc');
   // objects reach the old generation, one in 16 stays alive: pages end up mostly free, none empty
   const probe = 'const keep=[];let all=[];for(let r=0;r<30;r++){for(let i=0;i<20000;i++){const o={i,s:"x"+i,a:[i]};all.push(o);if(i%16===0)keep.push(o)}gc()}' +
     'all=null;gc();gc();const old=require("v8").getHeapSpaceStatistics().find(s=>s.space_name==="old_space");' +
@@ -112,7 +116,8 @@ test('with the launchers\' malloc settings, freed 64 KiB buffers between live sm
     return (before - after) / 1024;
   };
   const ours = returned(DAEMON_ENV);
-  const heapOnly = returned({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072' });
+  assert.match(DAEMON_ENV.GLIBC_TUNABLES ?? '', /glibc\.malloc\.mmap_threshold=\d+/);
+  const heapOnly = returned({ GLIBC_TUNABLES: DAEMON_ENV.GLIBC_TUNABLES!.replace(/mmap_threshold=\d+/, 'mmap_threshold=131072') });
   // 400 × 64 KiB = 25 MiB freed; some of it was never touched by the time it is measured
   assert.ok(ours > 12, `with ${DAEMON_ENV.GLIBC_TUNABLES}: ${ours.toFixed(1)} MiB returned`);
   assert.ok(heapOnly < 4, `with 128 KiB as the threshold: ${heapOnly.toFixed(1)} MiB returned`);
